@@ -1,0 +1,101 @@
+"""Progress records and ready-made callbacks. The engine only ever calls `callback(Progress)`.
+
+Cancellation is a callback raising `Cancelled` (see `CancelToken`).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PIL import Image
+
+from .errors import Cancelled
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One optimizer step: where the run is, its losses and timing, and an optional preview."""
+
+    step: int                      # 1-based, over the whole run
+    total: int                     # steps in the whole run
+    epoch: int                     # 1-based; an epoch is `steps_per_epoch` steps
+    epochs: int
+    scale: int                     # 1-based coarse-to-fine level
+    scales: int
+    size: tuple[int, int]          # (width, height) being optimized at this level
+    losses: dict[str, float]       # content, style, tv, total
+    elapsed: float                 # seconds since the run began
+    eta: float                     # seconds left, weighted by the cost of each level's steps
+    preview: Image.Image | None = None
+
+    @property
+    def fraction(self) -> float:
+        return self.step / self.total
+
+
+Callback = Callable[[Progress], None]
+
+
+class CancelToken:
+    """A thread-safe flag; use `token.check` as (or inside) a callback to stop a run."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+    def check(self, progress: Progress | None = None) -> None:
+        if self._event.is_set():
+            raise Cancelled("the run was cancelled")
+
+
+def chain(*callbacks: Callback | None) -> Callback:
+    """One callback that calls each given one in turn (None entries skipped)."""
+    active = [cb for cb in callbacks if cb is not None]
+
+    def call(progress: Progress) -> None:
+        for cb in active:
+            cb(progress)
+
+    return call
+
+
+@dataclass
+class SaveEvery:
+    """Save the preview image every time one arrives, as `folder/stem_0100.png` (step number)."""
+
+    folder: Path
+    stem: str = "step"
+    suffix: str = ".png"
+    saved: list[Path] = field(default_factory=list)
+
+    def __call__(self, progress: Progress) -> None:
+        if progress.preview is None:
+            return
+        from .imaging import save_image  # local: keep this module free of torch imports
+
+        path = self.folder / f"{self.stem}_{progress.step:04d}{self.suffix}"
+        self.saved.append(save_image(progress.preview, path))
+
+
+@dataclass
+class LossHistory:
+    """Collect every step's losses (what the notebooks plot)."""
+
+    steps: list[int] = field(default_factory=list)
+    losses: list[dict[str, float]] = field(default_factory=list)
+
+    def __call__(self, progress: Progress) -> None:
+        self.steps.append(progress.step)
+        self.losses.append(progress.losses)
+
+    def series(self, name: str) -> Sequence[float]:
+        return [entry[name] for entry in self.losses]

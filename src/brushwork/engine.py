@@ -1,0 +1,351 @@
+"""Stylizer: loads VGG-19 once, then turns (content, style, options) into an image per call.
+
+The optimization runs inside the call ("the model trains itself while being called"): each
+call builds its targets, then optimizes the pixels of the output image, coarse to fine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from . import colour, imaging
+from .callbacks import Callback, Progress
+from .device import Placement, resolve
+from .errors import InvalidInputError
+from .features import VGG19Features, build_features
+from .imaging import ImageInput, LoadedImage
+from .losses import blend_grams, content_loss, gram_matrix, normalized_weights, style_loss, total_variation_loss
+from .options import StyleOptions, make_options
+from .schedule import Level, plan_levels
+from .weights import VGGWeights, load_vgg19_weights
+
+Grams = dict[str, torch.Tensor]
+DEFAULT_LEARNING_RATES = {"lbfgs": 1.0, "adam": 0.02}
+LBFGS_HISTORY = 50
+
+
+@dataclass(frozen=True)
+class StyleResult:
+    """What a run produced: the image, the options it ran with, its loss history and timings."""
+
+    image: Image.Image
+    options: StyleOptions
+    history: list[dict[str, float]] = field(default_factory=list)
+    levels: list[Level] = field(default_factory=list)
+    seconds: float = 0.0
+    device: str = "cpu"
+    precision: str = "fp32"
+
+
+@dataclass(frozen=True)
+class _Inputs:
+    """Images prepared for one run (after colour handling), at full output size."""
+
+    content: torch.Tensor            # (1, 3, H, W) what the network sees as content
+    content_colour: torch.Tensor     # (1, 3, H, W) the original content (for luminance recombining)
+    styles: list[Image.Image]        # what the network sees as style, one per style image
+    blend: list[float]
+    alpha: Image.Image | None
+    init: torch.Tensor | None
+
+
+class Stylizer:
+    """Holds the network (one copy per device/dtype/pooling) and a cache of style targets.
+
+    Thread-safe: a server may call one Stylizer from several worker threads.
+    """
+
+    def __init__(self, weights: str | Path | VGGWeights | None = None, *, device: str = "auto",
+                 precision: str = "auto", style_cache_size: int = 32) -> None:
+        self.weights = weights if isinstance(weights, VGGWeights) else load_vgg19_weights(weights)
+        self.device = device
+        self.precision = precision
+        self.placement = resolve(device, precision)
+        self._networks: dict[tuple[Any, ...], VGG19Features] = {}
+        self._style_cache: OrderedDict[tuple[Any, ...], Grams] = OrderedDict()
+        self._style_cache_size = style_cache_size
+        self._lock = threading.Lock()
+
+    # -- public ----------------------------------------------------------------------------------
+    def __call__(self, content: ImageInput, style: ImageInput | Sequence[ImageInput],
+                 options: StyleOptions | None = None, *, callback: Callback | None = None,
+                 init_image: ImageInput | None = None, **overrides: Any) -> StyleResult:
+        """Stylize `content` in the style of `style` (one image or several, blended)."""
+        # 1. check inputs
+        opts = make_options(options, **overrides) if overrides or options is None else options
+        styles = _as_list(style)
+        _check_call(opts, styles, init_image)
+        placement = self._placement(opts)
+        started = time.perf_counter()
+        # 2. prepare images
+        inputs = _prepare(content, styles, opts, init_image)
+        height, width = inputs.content.shape[-2:]
+        levels = plan_levels(width, height, opts.scales, opts.min_scale_size, opts.total_steps)
+        network = self._network(opts, placement)
+        run = _Run(opts, levels, callback, started, inputs.content_colour, opts.preserve_colour == "luminance")
+        generator = torch.Generator().manual_seed(opts.seed if opts.seed is not None else torch.seed())
+        image: torch.Tensor | None = None
+        for index, level in enumerate(levels):
+            # 3. targets for this level (style targets cached across calls)
+            content_here = _resized(inputs.content, level).to(placement.device)
+            targets = self._content_targets(network, content_here, opts)
+            style_targets = self._style_targets(network, inputs, level, opts, placement)
+            # 4. initialise, optimize, report
+            image = _initial(image, content_here, inputs.init, opts, level, generator)
+            image = _optimize(network, image, targets, style_targets, opts, level.steps,
+                              lambda terms, img, i=index: run.report(i, terms, img))
+        assert image is not None
+        result = _finish(image, inputs, opts)
+        return StyleResult(image=result, options=opts, history=run.history, levels=levels,
+                           seconds=time.perf_counter() - started, device=str(placement.device),
+                           precision=placement.precision)
+
+    stylize = __call__
+
+    def features(self, image: ImageInput | torch.Tensor, layers: Sequence[str], *, pooling: str = "avg",
+                 size: int | None = None) -> dict[str, torch.Tensor]:
+        """VGG-19 activations of an image at the named layers (for metrics, notebooks, debugging)."""
+        opts = make_options(size=size, pooling=pooling, style_layers=tuple(layers), content_layers=tuple(layers))
+        network = self._network(opts, self.placement)
+        tensor = image if isinstance(image, torch.Tensor) else _load_tensor(image, size)
+        with torch.no_grad():
+            found = network(tensor.to(self.placement.device), layers)
+        return {name: value.float() for name, value in found.items()}
+
+    # -- cached resources -------------------------------------------------------------------------
+    def _placement(self, opts: StyleOptions) -> Placement:
+        if opts.device == "auto" and opts.precision == "auto":
+            return self.placement
+        device = self.device if opts.device == "auto" else opts.device
+        precision = self.precision if opts.precision == "auto" else opts.precision
+        return resolve(device, precision)
+
+    def _network(self, opts: StyleOptions, placement: Placement) -> VGG19Features:
+        layers = (*opts.content_layers, *opts.style_layers)
+        key = (placement.device, placement.dtype, opts.pooling, max(layers, key=_depth))
+        with self._lock:
+            if key not in self._networks:
+                self._networks[key] = build_features(self.weights, layers, opts.pooling,
+                                                     placement.device, placement.dtype)
+            return self._networks[key]
+
+    def _content_targets(self, network: VGG19Features, content: torch.Tensor, opts: StyleOptions) -> Grams:
+        with torch.no_grad():
+            return {k: v.float() for k, v in network(content, opts.content_layers).items()}
+
+    def _style_targets(self, network: VGG19Features, inputs: _Inputs, level: Level,
+                       opts: StyleOptions, placement: Placement) -> Grams:
+        grams = [self._style_grams(network, style, level, opts, placement) for style in inputs.styles]
+        return grams[0] if len(grams) == 1 else blend_grams(grams, inputs.blend)
+
+    def _style_grams(self, network: VGG19Features, style: Image.Image, level: Level,
+                     opts: StyleOptions, placement: Placement) -> Grams:
+        long_side = max(16, round(max(level.width, level.height) * opts.style_scale))
+        size = imaging.output_size(*style.size, long_side)
+        key = (_image_digest(style), size, opts.style_layers, opts.pooling, placement.device, placement.dtype)
+        with self._lock:
+            if key in self._style_cache:
+                self._style_cache.move_to_end(key)
+                return self._style_cache[key]
+        tensor = imaging.to_tensor(imaging.resize(style, size), placement.device)
+        with torch.no_grad():
+            grams = {k: gram_matrix(v) for k, v in network(tensor, opts.style_layers).items()}
+        with self._lock:
+            self._style_cache[key] = grams
+            while len(self._style_cache) > self._style_cache_size:
+                self._style_cache.popitem(last=False)
+        return grams
+
+
+def stylize(content: ImageInput, style: ImageInput | Sequence[ImageInput], *,
+            weights: str | Path | None = None, callback: Callback | None = None,
+            init_image: ImageInput | None = None, **options: Any) -> Image.Image:
+    """One call, one image: load the network, stylize, return a PIL image.
+
+    For many calls build a `Stylizer` once and call it; it keeps the network and style targets.
+    """
+    opts = make_options(**options)
+    stylizer = Stylizer(weights, device=opts.device, precision=opts.precision)
+    return stylizer(content, style, opts, callback=callback, init_image=init_image).image
+
+
+# -- the steps of a call, as small functions ----------------------------------------------------
+def _as_list(style: ImageInput | Sequence[ImageInput]) -> list[ImageInput]:
+    if isinstance(style, (list, tuple)):
+        if not style:
+            raise InvalidInputError("at least one style image is needed")
+        return list(style)
+    return [style]
+
+
+def _check_call(opts: StyleOptions, styles: list[ImageInput], init_image: ImageInput | None) -> None:
+    if opts.mode != "optimize":
+        raise InvalidInputError(f"mode {opts.mode!r} is not available in the optimization engine")
+    if opts.style_blend_weights is not None and len(opts.style_blend_weights) != len(styles):
+        raise InvalidInputError(f"style_blend_weights has {len(opts.style_blend_weights)} values "
+                                f"for {len(styles)} style image(s)")
+    if opts.init == "image" and init_image is None:
+        raise InvalidInputError("init='image' needs an init_image")
+
+
+def _prepare(content: ImageInput, styles: list[ImageInput], opts: StyleOptions,
+             init_image: ImageInput | None) -> _Inputs:
+    loaded: LoadedImage = imaging.load_image(content)
+    size = imaging.output_size(*loaded.rgb.size, opts.size)
+    content_t = imaging.to_tensor(imaging.resize(loaded.rgb, size))
+    style_images = [imaging.load_image(s).rgb for s in styles]
+    seen = content_t
+    if opts.preserve_colour == "luminance":
+        seen = colour.as_gray_rgb(colour.luminance(content_t))
+        style_images = [imaging.to_pil(colour.match_luminance(imaging.to_tensor(s), content_t))
+                        for s in style_images]
+    elif opts.preserve_colour == "histogram":
+        style_images = [imaging.to_pil(colour.match_histogram(imaging.to_tensor(s), content_t))
+                        for s in style_images]
+    init = None
+    if opts.init == "image" and init_image is not None:
+        init = imaging.to_tensor(imaging.resize(imaging.load_image(init_image).rgb, size))
+    blend = list(opts.style_blend_weights or [1.0] * len(style_images))
+    return _Inputs(seen, content_t, style_images, blend, loaded.alpha, init)
+
+
+def _resized(image: torch.Tensor, level: Level) -> torch.Tensor:
+    if tuple(image.shape[-2:]) == (level.height, level.width):
+        return image
+    return imaging.to_tensor(imaging.resize(imaging.to_pil(image), (level.width, level.height)))
+
+
+def _initial(previous: torch.Tensor | None, content: torch.Tensor, init: torch.Tensor | None,
+             opts: StyleOptions, level: Level, generator: torch.Generator) -> torch.Tensor:
+    """The first level starts from content, noise or the init image; later ones from the last result."""
+    if previous is not None:
+        upsampled = F.interpolate(previous, size=(level.height, level.width), mode="bicubic",
+                                  align_corners=False)
+        return upsampled.clamp(0, 1)
+    if opts.init == "noise":
+        noise = torch.rand(content.shape, generator=generator)
+        return noise.to(content.device)
+    if opts.init == "image" and init is not None:
+        return _resized(init, level).to(content.device)
+    return content.clone()
+
+
+def _loss_terms(network: VGG19Features, image: torch.Tensor, content_targets: Grams,
+                style_targets: Grams, opts: StyleOptions, layer_weights: dict[str, float]) -> dict[str, torch.Tensor]:
+    found = network(image, {*opts.content_layers, *opts.style_layers})
+    content = sum(content_loss(found[name], content_targets[name]) for name in opts.content_layers)
+    content = content / len(opts.content_layers)
+    style = style_loss({name: gram_matrix(found[name]) for name in opts.style_layers}, style_targets, layer_weights)
+    tv = total_variation_loss(image)
+    total = opts.content_weight * content + opts.style_weight * style + opts.tv_weight * tv
+    return {"content": content, "style": style, "tv": tv, "total": total}
+
+
+def _make_optimizer(opts: StyleOptions, image: torch.Tensor) -> torch.optim.Optimizer:
+    rate = opts.learning_rate or DEFAULT_LEARNING_RATES[opts.optimizer]
+    if opts.optimizer == "adam":
+        return torch.optim.Adam([image], lr=rate)
+    # max_iter=1: one function evaluation per step() call, so we can report every step;
+    # the curvature history lives in the optimizer state and carries over between calls.
+    return torch.optim.LBFGS([image], lr=rate, max_iter=1, history_size=LBFGS_HISTORY,
+                             tolerance_grad=0.0, tolerance_change=0.0)
+
+
+def _optimize(network: VGG19Features, image: torch.Tensor, content_targets: Grams, style_targets: Grams,
+              opts: StyleOptions, steps: int, report: Any) -> torch.Tensor:
+    image = image.detach().clone().requires_grad_(True)
+    optimizer = _make_optimizer(opts, image)
+    layer_weights = normalized_weights(opts.style_layers, opts.style_layer_weights)
+    last: dict[str, torch.Tensor] = {}
+
+    def closure() -> torch.Tensor:
+        optimizer.zero_grad(set_to_none=True)
+        terms = _loss_terms(network, image, content_targets, style_targets, opts, layer_weights)
+        terms["total"].backward()
+        last.update(terms)
+        return terms["total"]
+
+    for _ in range(steps):
+        optimizer.step(closure)
+        if opts.optimizer == "adam":
+            with torch.no_grad():
+                image.clamp_(0, 1)  # Adam takes small steps: keeping pixels valid costs nothing
+        report({name: float(value.detach()) for name, value in last.items()}, image)
+    return image.detach().clamp(0, 1)
+
+
+def _finish(image: torch.Tensor, inputs: _Inputs, opts: StyleOptions) -> Image.Image:
+    image = image.cpu()
+    if opts.preserve_colour == "luminance":
+        content = inputs.content_colour
+        if tuple(content.shape[-2:]) != tuple(image.shape[-2:]):
+            content = F.interpolate(content, size=image.shape[-2:], mode="bicubic", align_corners=False)
+        image = colour.recombine_luminance(image, content)
+    return imaging.with_alpha(imaging.to_pil(image), inputs.alpha)
+
+
+class _Run:
+    """Turns each optimizer step into a Progress record (ETA weighted by each level's pixels)."""
+
+    def __init__(self, opts: StyleOptions, levels: list[Level], callback: Callback | None,
+                 started: float, content_colour: torch.Tensor, luminance: bool) -> None:
+        self.opts, self.levels, self.callback, self.started = opts, levels, callback, started
+        self.content_colour, self.luminance = content_colour, luminance
+        self.total = sum(level.steps for level in levels)
+        self.work_total = sum(level.steps * level.pixels for level in levels)
+        self.work_done = 0
+        self.step = 0
+        self.history: list[dict[str, float]] = []
+
+    def report(self, level_index: int, terms: dict[str, float], image: torch.Tensor) -> None:
+        level = self.levels[level_index]
+        self.step += 1
+        self.work_done += level.pixels
+        self.history.append(terms)
+        if self.callback is None:
+            return
+        elapsed = time.perf_counter() - self.started
+        eta = elapsed / self.work_done * (self.work_total - self.work_done)
+        preview = None
+        every = self.opts.preview_every
+        if every and (self.step % every == 0 or self.step == self.total):
+            preview = self._preview(image)
+        self.callback(Progress(
+            step=self.step, total=self.total, epoch=math.ceil(self.step / self.opts.steps_per_epoch),
+            epochs=self.opts.epochs, scale=level_index + 1, scales=len(self.levels),
+            size=(level.width, level.height), losses=terms, elapsed=elapsed, eta=eta, preview=preview))
+
+    def _preview(self, image: torch.Tensor) -> Image.Image:
+        current = image.detach().cpu().clamp(0, 1)
+        if self.luminance:
+            content = F.interpolate(self.content_colour, size=current.shape[-2:], mode="bilinear",
+                                    align_corners=False)
+            current = colour.recombine_luminance(current, content)
+        return imaging.to_pil(current)
+
+
+def _depth(layer: str) -> int:
+    from .features import LAYER_NAMES
+
+    return LAYER_NAMES.index(layer)
+
+
+def _image_digest(image: Image.Image) -> str:
+    return hashlib.sha1(image.tobytes() + repr(image.size).encode()).hexdigest()
+
+
+def _load_tensor(image: ImageInput, size: int | None) -> torch.Tensor:
+    rgb = imaging.load_image(image).rgb
+    return imaging.to_tensor(imaging.resize(rgb, imaging.output_size(*rgb.size, size)))

@@ -1,0 +1,39 @@
+"""Library exceptions: front ends map these to exit codes and HTTP statuses, never the reverse."""
+
+from __future__ import annotations
+
+
+class BrushworkError(Exception):
+    """Base class of every error brushwork raises on purpose; its message is one readable line."""
+
+
+class InvalidInputError(BrushworkError, ValueError):
+    """An option or argument is out of range or of the wrong kind."""
+
+
+class ImageDecodeError(BrushworkError):
+    """Bytes or a file could not be read as an image."""
+
+
+class ImageTooLargeError(BrushworkError):
+    """An image has more pixels than allowed (decompression-bomb guard or a configured limit)."""
+
+
+class WeightsError(BrushworkError):
+    """A weights file is missing, unreadable or not a VGG-19 state dict we understand."""
+
+
+class DeviceError(BrushworkError):
+    """The requested device or precision is not available on this machine."""
+
+
+class Cancelled(BrushworkError):
+    """Raised by a progress callback to stop a run; the engine lets it through untouched."""
+
+
+class QueueFull(BrushworkError):
+    """A job queue is at capacity; try again later."""
+
+
+class JobNotFound(BrushworkError):
+    """No job with that id (never existed, or expired)."""

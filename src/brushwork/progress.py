@@ -1,0 +1,36 @@
+"""A terminal progress bar (rich) fed by the engine's Progress records."""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress as RichProgress, TextColumn, TimeRemainingColumn
+
+from .callbacks import Progress
+
+
+class ProgressBar:
+    """Context manager and callback: one bar per image, with level, loss and an ETA from the engine."""
+
+    def __init__(self, label: str, enabled: bool = True) -> None:
+        self.label = label
+        self.enabled = enabled
+        self._bar = RichProgress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[detail]}"), TextColumn("ETA"), TimeRemainingColumn(),
+            console=Console(stderr=True), transient=False, disable=not enabled)
+        self._task = self._bar.add_task(label, total=None, detail="loading")
+
+    def __enter__(self) -> "ProgressBar":
+        self._bar.start()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self._bar.stop()
+
+    def __call__(self, progress: Progress) -> None:
+        detail = (f"level {progress.scale}/{progress.scales} {progress.size[0]}x{progress.size[1]}  "
+                  f"loss {progress.losses['total']:.3g}")
+        self._bar.update(self._task, completed=progress.step, total=progress.total, detail=detail)

@@ -1,0 +1,55 @@
+"""The coarse-to-fine plan: which sizes to solve at, and how many steps each gets.
+
+Most steps go to the small levels, where a step is cheap and the large-scale structure of
+the style forms; the full-size level only refines texture detail (Gatys et al. 2017, sec. 5).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: Steps at a level are proportional to (final long side / level long side) ** STEP_SHARE_POWER.
+STEP_SHARE_POWER = 2.0
+
+
+@dataclass(frozen=True)
+class Level:
+    """One level of the plan: the image size there and its optimizer steps."""
+
+    width: int
+    height: int
+    steps: int
+
+    @property
+    def pixels(self) -> int:
+        return self.width * self.height
+
+
+def plan_levels(width: int, height: int, scales: int, min_size: int, total_steps: int) -> list[Level]:
+    """Geometric sizes from `min_size` (long side) up to (width, height), steps split across them.
+
+    Fewer levels are used when the output is too small for `scales` levels above `min_size`.
+    """
+    long_side = max(width, height)
+    count = max(1, min(scales, total_steps))
+    while count > 1 and long_side / min_size < 1.25 ** (count - 1):
+        count -= 1  # levels closer than 1.25x apart are not worth their own solve
+    if count == 1:
+        return [Level(width, height, total_steps)]
+    ratio = long_side / min_size
+    sides = [min_size * ratio ** (i / (count - 1)) for i in range(count)]
+    shares = [(long_side / side) ** STEP_SHARE_POWER for side in sides]
+    steps = _split(total_steps, shares)
+    return [Level(max(1, round(width * side / long_side)), max(1, round(height * side / long_side)), n)
+            for side, n in zip(sides, steps)]
+
+
+def _split(total: int, shares: list[float]) -> list[int]:
+    """Integers >= 1 proportional to `shares` that add up to `total` (largest remainders)."""
+    scale = (total - len(shares)) / sum(shares)
+    exact = [1 + share * scale for share in shares]
+    counts = [int(value) for value in exact]
+    order = sorted(range(len(shares)), key=lambda i: exact[i] - counts[i], reverse=True)
+    for i in order[: total - sum(counts)]:
+        counts[i] += 1
+    return counts
