@@ -8,7 +8,8 @@ EXTRAS ?= dev
 .PHONY: setup demo test bench clean
 setup: $(VENV)/.installed-$(EXTRAS)
 
-$(VENV)/.installed-$(EXTRAS): pyproject.toml
+$(VENV)/.installed-$(EXTRAS): pyproject.toml $(wildcard deps/apt/*.txt)
+	bash deps/install-apt.sh
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet torch==2.13.0
