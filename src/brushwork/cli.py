@@ -95,7 +95,7 @@ def options_from_args(args: argparse.Namespace, **extra: Any) -> StyleOptions:
     from .options import make_options
 
     given = {name: getattr(args, name) for name in StyleOptions.model_fields if hasattr(args, name)}
-    return make_options(**given, **extra)
+    return make_options(**{**given, **extra})
 
 
 # -- commands -----------------------------------------------------------------------------------
@@ -105,16 +105,20 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     run = commands.add_parser("stylize", help="paint content image(s) in the style of painting(s)",
+                              usage="brushwork stylize CONTENT STYLE [STYLE ...] -o OUT [options]",
                               description="Paint CONTENT in the style of STYLE (several styles are blended). "
                                           "CONTENT may be a folder, and -c adds more content files: then -o names "
                                           "an output folder and the network and style targets are reused.")
-    run.add_argument("inputs", nargs="+", metavar="CONTENT STYLE [STYLE ...]",
+    run.add_argument("inputs", nargs="+", metavar="IMAGE",
                      help="content image (or folder), then one or more style images")
     run.add_argument("-c", "--content", action="append", default=[], metavar="FILE",
                      help="another content image (repeatable); then every positional is a style image")
     run.add_argument("-o", "--output", required=True, metavar="OUT",
                      help="output file (format from its extension) or, for several contents, a folder")
     run.add_argument("--weights", metavar="FILE", help="VGG-19 weights file (default: the embedded weights)")
+    run.add_argument("--weights-format", choices=("caffe", "torchvision"),
+                     help="input convention of --weights when detection is not wanted (default: detect)")
+    run.add_argument("--init-image", metavar="FILE", help="start from this image (implies --init image)")
     run.add_argument("--save-every", type=int, default=0, metavar="N",
                      help="also save the image every N steps, into OUT_steps/ beside the output")
     run.add_argument("--threads", type=int, metavar="N", help="CPU threads (default: all cores)")
@@ -194,13 +198,19 @@ def _stylize_command(args: argparse.Namespace) -> int:
         raise InvalidInputError(f"output '{output}': folder '{output.parent}' does not exist")
     if args.save_every < 0:
         raise InvalidInputError("--save-every must be 0 or more")
-    opts = options_from_args(args, preview_every=args.save_every)
+    extra: dict[str, Any] = {"preview_every": args.save_every}
+    if args.init_image:
+        if not Path(args.init_image).is_file():
+            raise InvalidInputError(f"init image '{args.init_image}': no such file")
+        extra["init"] = "image"
+    opts = options_from_args(args, **extra)
     targets = _targets(contents, output, batch)
     if args.threads:
         import torch
 
         torch.set_num_threads(args.threads)
-    stylizer = Stylizer(args.weights, device=opts.device, precision=opts.precision)
+    stylizer = Stylizer(args.weights, device=opts.device, precision=opts.precision,
+                        weights_format=args.weights_format)
     for number, (content, target) in enumerate(zip(contents, targets), start=1):
         saver = None
         if args.save_every:
@@ -209,7 +219,7 @@ def _stylize_command(args: argparse.Namespace) -> int:
             saver = SaveEvery(folder)
         label = f"[{number}/{len(contents)}] {content.name}" if batch else content.name
         with ProgressBar(label, enabled=not args.quiet) as bar:
-            result = stylizer(content, styles, opts, callback=chain(bar, saver))
+            result = stylizer(content, styles, opts, callback=chain(bar, saver), init_image=args.init_image)
         save_image(result.image, target)
         print(f"wrote {target} ({result.image.width}x{result.image.height}, {result.seconds:.1f} s)",
               file=sys.stderr)
@@ -233,7 +243,10 @@ def _score_command(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: returns the exit code (0 ok, 2 bad input, 130 interrupted)."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as stop:  # --help, --version and usage errors: argparse already printed
+        return int(stop.code or 0)
     handler: Callable[[argparse.Namespace], int] | None = getattr(args, "handler", None)
     if handler is None:
         parser.print_help(sys.stderr)

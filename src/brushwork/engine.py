@@ -29,7 +29,7 @@ from .imaging import ImageInput, LoadedImage
 from .losses import blend_grams, content_loss, gram_matrix, normalized_weights, style_loss, total_variation_loss
 from .options import StyleOptions, make_options
 from .schedule import Level, plan_levels
-from .weights import VGGWeights, load_vgg19_weights
+from .weights import InputFormat, VGGWeights, load_vgg19_weights
 
 Grams = dict[str, torch.Tensor]
 DEFAULT_LEARNING_RATES = {"lbfgs": 1.0, "adam": 0.02}
@@ -68,8 +68,9 @@ class Stylizer:
     """
 
     def __init__(self, weights: str | Path | VGGWeights | None = None, *, device: str = "auto",
-                 precision: str = "auto", style_cache_size: int = 32) -> None:
-        self.weights = weights if isinstance(weights, VGGWeights) else load_vgg19_weights(weights)
+                 precision: str = "auto", weights_format: InputFormat | None = None,
+                 style_cache_size: int = 32) -> None:
+        self.weights = weights if isinstance(weights, VGGWeights) else load_vgg19_weights(weights, weights_format)
         self.device = device
         self.precision = precision
         self.placement = resolve(device, precision)

