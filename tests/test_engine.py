@@ -3,32 +3,35 @@
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from brushwork import Cancelled, CancelToken, InvalidInputError, LossHistory, Progress, Stylizer, colour, imaging
 from brushwork.metrics import score
 
-from .conftest import make_content, make_style
+from .conftest import EXAMPLES, make_content, make_style
 
 TINY = dict(size=64, epochs=2, steps_per_epoch=6, scales=1)
 
 
-def test_style_loss_falls_and_content_stays_recognisable(stylizer, content_image, style_image):
+def _low_frequency_correlation(a: Image.Image, b: Image.Image) -> float:
+    small = [np.asarray(im.convert("L").resize((16, 11), Image.Resampling.BOX), float).ravel() for im in (a, b)]
+    return float(np.corrcoef(*small)[0, 1])
+
+
+def test_style_loss_falls_and_content_stays_recognisable(stylizer):
+    content, style = Image.open(EXAMPLES / "chelsea.jpg"), Image.open(EXAMPLES / "strokes.png")
     history = LossHistory()
-    result = stylizer(content_image, style_image, callback=history, size=96, epochs=3, steps_per_epoch=10,
+    result = stylizer(content, style, callback=history, size=128, epochs=3, steps_per_epoch=10,
                       scales=2, min_scale_size=64)
-    style = history.series("style")
-    assert result.image.size == (96, 72)
-    # the style loss at the first step (content init) vs the end, at the same (final) level
-    first_final_level = len(history.steps) - result.levels[-1].steps
-    assert style[-1] < style[first_final_level] / 2
-    assert style[-1] < style[0] / 5
-    scores = score(stylizer, result.image, content_image, style_image)
-    plain = score(stylizer, content_image, content_image, style_image)
-    assert scores.style < plain.style / 2          # much closer to the style than the photo was
-    assert scores.content < 0.9                    # and still recognisably the content
-    # the dark house is still darker than the sky in the result
-    gray = np.asarray(result.image.convert("L"), float)
-    assert gray[30:45, 26:46].mean() < gray[2:12, :].mean()
+    assert result.image.size == (128, 85)
+    style_losses = history.series("style")
+    assert style_losses[-1] < style_losses[0] / 5     # the style loss fell by a large factor
+    scores = score(stylizer, result.image, content, style)
+    photo = score(stylizer, content, content, style)
+    assert scores.style < photo.style / 2             # much closer to the style than the photo was
+    # and the cat is still there: the result's coarse light and dark follow the photo's
+    assert _low_frequency_correlation(result.image, content.resize(result.image.size)) > 0.6
+    assert _low_frequency_correlation(style.resize(result.image.size), content.resize(result.image.size)) < 0.3
 
 
 def test_progress_records(stylizer, content_image, style_image):
