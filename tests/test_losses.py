@@ -12,6 +12,12 @@ def test_gram_matrix_hand_computed():
     assert torch.allclose(gram_matrix(features), expected)
 
 
+def test_gram_same_for_channels_last():
+    features = torch.randn(1, 8, 5, 7)
+    assert torch.allclose(gram_matrix(features.contiguous(memory_format=torch.channels_last)),
+                          gram_matrix(features), atol=1e-5)
+
+
 def test_gram_is_invariant_to_pixel_permutation():
     features = torch.randn(1, 8, 5, 7)
     permuted = features.flatten(2)[..., torch.randperm(35)].reshape(1, 8, 5, 7)

@@ -19,7 +19,11 @@ import torch
 def gram_matrix(features: torch.Tensor) -> torch.Tensor:
     """Channel correlations, (B, C, H, W) -> (B, C, C), in fp32 and divided by H*W."""
     b, c, h, w = features.shape
-    flat = features.float().reshape(b, c, h * w)
+    features = features.float()
+    if features.is_contiguous(memory_format=torch.channels_last) and not features.is_contiguous():
+        flat = features.permute(0, 2, 3, 1).reshape(b, h * w, c)  # a view: no copy of the features
+        return torch.bmm(flat.transpose(1, 2), flat) / (h * w)
+    flat = features.reshape(b, c, h * w)
     return torch.bmm(flat, flat.transpose(1, 2)) / (h * w)
 
 
