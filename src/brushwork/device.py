@@ -1,8 +1,9 @@
 """Choosing where and in what precision the network runs.
 
-Measured on the 2-core AVX-512 machines this project is developed on (no `avx512_bf16`),
-bf16 convolutions run ~2.5x *slower* than fp32, so "auto" picks bf16 on the CPU only where the
-processor has native bf16 (AVX512-BF16 or AMX); channels-last fp32 is the fast path otherwise.
+On CPUs with native bf16 (AVX512-BF16 or AMX, as on the 2-core AMD EPYC machines this project
+is developed on) bf16 with channels-last is the fast path (a full default run ~1.6x faster than
+fp32); where bf16 is only emulated it runs several times *slower*, so "auto" picks bf16 on the CPU
+only where the processor has it natively and channels-last fp32 otherwise.
 """
 
 from __future__ import annotations
