@@ -32,7 +32,19 @@ class Cancelled(BrushworkError):
 
 
 class QueueFull(BrushworkError):
-    """A job queue is at capacity; try again later."""
+    """A job queue is at capacity; try again in `retry_after` seconds."""
+
+    def __init__(self, message: str = "the job queue is full; try again later", retry_after: int = 5) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class JobNotReady(BrushworkError):
+    """The job exists but has no result (yet, or ever: failed or cancelled)."""
+
+
+class BrokerUnavailable(BrushworkError):
+    """The distributed job broker (Redis) cannot be reached; the server answers 503 until it is back."""
 
 
 class JobNotFound(BrushworkError):
