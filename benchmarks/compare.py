@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
+import os
 import subprocess
 import sys
 import time
@@ -38,13 +38,15 @@ def pairs(count: int) -> list[tuple[Path, Path]]:
 
 
 def timed(command: list[str]) -> tuple[float, float]:
-    """(wall seconds, peak RSS MB) of a child process."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    """(wall seconds, peak RSS MB) of one child process (its own rusage, via wait4)."""
     start = time.perf_counter()
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(child.pid, 0)
     seconds = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return seconds, max(peak, before) / 1024  # ru_maxrss of children is the largest child so far
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode != 0:
+        raise SystemExit(f"{command[0]} failed with exit code {child.returncode}")
+    return seconds, usage.ru_maxrss / 1024
 
 
 def peer(content: Path, style: Path, out: Path, steps: int) -> tuple[float, float]:

@@ -46,3 +46,11 @@ def test_plan_levels_geometric_with_most_steps_small():
 def test_plan_levels_falls_back_to_one_level_when_small():
     assert len(plan_levels(64, 48, scales=3, min_size=128, total_steps=10)) == 1
     assert len(plan_levels(512, 512, scales=5, min_size=128, total_steps=3)) == 3
+
+
+def test_auto_scales_one_level_per_doubling():
+    assert [lv.width for lv in plan_levels(512, 384, scales=None, min_size=128, total_steps=125)] == [128, 256, 512]
+    big = plan_levels(2048, 1536, scales=None, min_size=128, total_steps=125)
+    assert [lv.width for lv in big] == [128, 256, 512, 1024, 2048]
+    assert sum(lv.steps for lv in big) == 125
+    assert len(plan_levels(100, 80, scales=None, min_size=128, total_steps=10)) == 1

@@ -51,6 +51,15 @@ def _size_value(text: str) -> int | None:
         raise argparse.ArgumentTypeError(f"invalid size {text!r}: a number of pixels or 'original'") from None
 
 
+def _scales_value(text: str) -> int | None:
+    if text.lower() == "auto":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid scales {text!r}: a number of levels or 'auto'") from None
+
+
 def _seed_value(text: str) -> int | None:
     if text.lower() in {"random", "none"}:
         return None
@@ -69,11 +78,13 @@ def add_option_flags(parser: argparse.ArgumentParser, exclude: set[str] = HIDDEN
         inner, optional = _unwrap(field.annotation)
         flags = [f"--{name.replace('_', '-')}"] + ([SHORT_FLAGS[name]] if name in SHORT_FLAGS else [])
         kwargs: dict[str, Any] = {"dest": name, "default": argparse.SUPPRESS,
-                                  "help": f"{field.description or ''} [{_show(field.default)}]"}
+                                  "help": f"{field.description or ''} [{_show(name, field.default)}]"}
         if name == "size":
             kwargs.update(type=_size_value, metavar="PX")
         elif name == "seed":
             kwargs.update(type=_seed_value, metavar="N")
+        elif name == "scales":
+            kwargs.update(type=_scales_value, metavar="N")
         elif typing.get_origin(inner) is Literal:
             kwargs.update(choices=typing.get_args(inner))
         elif typing.get_origin(inner) is tuple:
@@ -85,10 +96,12 @@ def add_option_flags(parser: argparse.ArgumentParser, exclude: set[str] = HIDDEN
         del optional
 
 
-def _show(value: Any) -> str:
+def _show(name: str, value: Any) -> str:
     if isinstance(value, tuple):
         return " ".join(str(v) for v in value)
-    return "original size" if value is None else str(value)
+    if value is None:
+        return {"size": "original size", "scales": "auto"}.get(name, "none")
+    return str(value)
 
 
 def options_from_args(args: argparse.Namespace, **extra: Any) -> StyleOptions:

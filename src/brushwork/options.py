@@ -37,9 +37,10 @@ class StyleOptions(BaseModel):
     steps_per_epoch: int = Field(
         25, ge=1, le=10000,
         description="Optimizer steps per epoch; epochs x steps_per_epoch steps in all, spread over the scales.")
-    scales: int = Field(
-        3, ge=1, le=8,
-        description="Coarse-to-fine levels (Gatys et al. 2017): solve small, upsample, refine. 1 = single scale.")
+    scales: int | None = Field(
+        None, ge=1, le=8,
+        description="Coarse-to-fine levels (Gatys et al. 2017): solve small, upsample, refine. "
+                    "None (auto): one level per doubling from min_scale_size; 1 = single scale.")
     min_scale_size: int = Field(128, ge=32, le=4096,
                                 description="Long side of the coarsest level in pixels.")
 

@@ -6,6 +6,7 @@ the style forms; the full-size level only refines texture detail (Gatys et al. 2
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 #: Steps at a level are proportional to (final long side / level long side) ** STEP_SHARE_POWER.
@@ -25,12 +26,20 @@ class Level:
         return self.width * self.height
 
 
-def plan_levels(width: int, height: int, scales: int, min_size: int, total_steps: int) -> list[Level]:
+def auto_scale_count(long_side: int, min_size: int) -> int:
+    """One level per doubling from `min_size` up to `long_side` (3 for 512 px from 128 px, 5 for 2048)."""
+    return 1 + max(0, round(math.log2(max(long_side, 1) / min_size)))
+
+
+def plan_levels(width: int, height: int, scales: int | None, min_size: int, total_steps: int) -> list[Level]:
     """Geometric sizes from `min_size` (long side) up to (width, height), steps split across them.
 
-    Fewer levels are used when the output is too small for `scales` levels above `min_size`.
+    `scales=None` picks one level per doubling. Fewer levels are used when the output is too
+    small for `scales` levels above `min_size`.
     """
     long_side = max(width, height)
+    if scales is None:
+        scales = auto_scale_count(long_side, min_size)
     count = max(1, min(scales, total_steps))
     while count > 1 and long_side / min_size < 1.25 ** (count - 1):
         count -= 1  # levels closer than 1.25x apart are not worth their own solve
