@@ -58,14 +58,16 @@ def one(size: int, precision: str, channels_last: bool, repeat: int) -> dict:
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
-def conv_peak() -> float:
-    """GFLOP/s of one large 3x3 convolution (256->256 channels, 64x64), fp32 channels-last."""
+def conv_peak(dtype_name: str) -> float:
+    """GFLOP/s of one large 3x3 convolution (256->256 channels, 64x64), channels-last, forward."""
     import torch
 
-    conv = torch.nn.Conv2d(256, 256, 3, padding=1).requires_grad_(False).to(memory_format=torch.channels_last)
-    x = torch.rand(1, 256, 64, 64).contiguous(memory_format=torch.channels_last)
+    dtype = {"fp32": torch.float32, "bf16": torch.bfloat16}[dtype_name]
+    conv = torch.nn.Conv2d(256, 256, 3, padding=1).requires_grad_(False).to(dtype=dtype,
+                                                                             memory_format=torch.channels_last)
+    x = torch.rand(1, 256, 64, 64, dtype=dtype).contiguous(memory_format=torch.channels_last)
     conv(x)
-    best = min(_timed(lambda: conv(x)) for _ in range(5))
+    best = min(_timed(lambda: conv(x)) for _ in range(10))
     return 2 * 256 * 256 * 9 * 64 * 64 / best / 1e9
 
 
@@ -88,15 +90,17 @@ def main() -> None:
     from _machine import machine_line
 
     print(f"machine: {machine_line()}")
-    print(f"single 3x3 conv peak (fp32, channels-last): {conv_peak():.0f} GFLOP/s")
-    print("| size | precision | layout | s/step | conv GFLOP/s | peak RSS MB |\n|---|---|---|---|---|---|")
+    peaks = {name: conv_peak(name) for name in ("fp32", "bf16")}
+    print("single 3x3 conv peak (channels-last): " + ", ".join(f"{k} {v:.0f} GFLOP/s" for k, v in peaks.items()))
+    print("| size | precision | layout | s/step | conv GFLOP/s | % of conv peak | peak RSS MB |\n|---|---|---|---|---|---|---|")
     for size in args.sizes:
         for precision, channels_last in CONFIGS:
             out = subprocess.run([sys.executable, __file__, "--one", str(size), precision, "1" if channels_last else "0",
                                   "--repeat", str(args.repeat)], capture_output=True, text=True, check=True)
             row = json.loads(out.stdout)
             print(f"| {row['size']} | {precision} | {'channels_last' if channels_last else 'contiguous'} | "
-                  f"{row['seconds_per_step']:.3f} | {row['gflops']:.0f} | {row['peak_rss_mb']:.0f} |", flush=True)
+                  f"{row['seconds_per_step']:.3f} | {row['gflops']:.0f} | {100 * row['gflops'] / peaks[precision]:.0f}% | "
+                  f"{row['peak_rss_mb']:.0f} |", flush=True)
 
 
 if __name__ == "__main__":

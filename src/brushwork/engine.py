@@ -116,13 +116,16 @@ class Stylizer:
     stylize = __call__
 
     def features(self, image: ImageInput | torch.Tensor, layers: Sequence[str], *, pooling: str = "avg",
-                 size: int | None = None) -> dict[str, torch.Tensor]:
-        """VGG-19 activations of an image at the named layers (for metrics, notebooks, debugging)."""
+                 size: int | None = None, precision: str = "fp32") -> dict[str, torch.Tensor]:
+        """VGG-19 activations of an image at the named layers (for metrics, notebooks, debugging).
+
+        fp32 by default: measurements should not carry bf16 rounding noise."""
         opts = make_options(size=size, pooling=pooling, style_layers=tuple(layers), content_layers=tuple(layers))
-        network = self._network(opts, self.placement)
+        placement = resolve(str(self.placement.device), precision)
+        network = self._network(opts, placement)
         tensor = image if isinstance(image, torch.Tensor) else _load_tensor(image, size)
         with torch.no_grad():
-            found = network(tensor.to(self.placement.device), layers)
+            found = network(tensor.to(placement.device), layers)
         return {name: value.float() for name, value in found.items()}
 
     # -- cached resources -------------------------------------------------------------------------
