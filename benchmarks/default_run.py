@@ -1,6 +1,6 @@
 """The full default run (`brushwork stylize content style -o out.png`, 512 px) on bundled or shared pairs.
 
-    python benchmarks/default_run.py [--size 512] [--out out/bench]
+    python benchmarks/default_run.py [--size 512] [--pairs 2] [--out out/bench]
 
 Reports wall time (network loading included, as a user waits for it), peak RSS and quality scores.
 """
@@ -30,6 +30,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--out", type=Path, default=ROOT / "out" / "bench")
     parser.add_argument("--scales", type=int, default=None)
+    parser.add_argument("--pairs", type=int, default=2, help="how many content/style pairs to run")
     parser.add_argument("--steps", type=int, nargs=2, metavar=("EPOCHS", "STEPS_PER_EPOCH"), default=None)
     args = parser.parse_args()
     from _machine import machine_line
@@ -46,7 +47,7 @@ def main() -> None:
         extra["scales"] = args.scales
     if args.steps:
         extra.update(epochs=args.steps[0], steps_per_epoch=args.steps[1])
-    for content, style in pairs():
+    for content, style in pairs()[: args.pairs]:
         start = time.perf_counter()
         stylizer = Stylizer()
         loaded = time.perf_counter() - start
