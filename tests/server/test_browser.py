@@ -36,7 +36,7 @@ def test_web_page_paints_an_image(live_server: str, tmp_path: Path) -> None:
                 page.eval_on_selector(selector, "(el, v) => { el.value = v; el.dispatchEvent(new Event('input')); }",
                                       value)
             assert page.text_content("#size-out") == "64 px"
-            page.click("text=Keep photo's (luminance)")
+            page.click("text=Photo's colours")
             page.click("#go")
             page.wait_for_selector("#result", state="visible", timeout=60_000)
             width, height = page.eval_on_selector("#result", "img => [img.naturalWidth, img.naturalHeight]")

@@ -60,7 +60,8 @@ def _check_image(name: str, data: bytes, settings: ServerSettings) -> tuple[int,
     try:
         loaded = imaging.load_image(data, max_pixels=settings.max_pixels)
     except ImageTooLargeError as error:
-        raise ImageTooLargeError(f"{name}: {error} (max_pixels)") from None
+        limit = "" if "limit" in str(error) else f"; this server's limit is {settings.max_pixels} pixels"
+        raise ImageTooLargeError(f"{name}: {error}{limit} (max_pixels)") from None
     except BrushworkError as error:
         raise type(error)(f"{name}: {error}") from None
     return loaded.rgb.size

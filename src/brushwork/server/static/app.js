@@ -38,12 +38,18 @@ function setRange(input, min, max, value) {
 }
 
 function buildColourChoices(values, chosen) {
-  const labels = { none: "From the painting", luminance: "Keep photo's (luminance)", histogram: "Keep photo's (histogram)" };
+  const labels = { none: "Painting's colours", luminance: "Photo's colours", histogram: "Photo's palette" };
+  const hints = {
+    none: "Colours come from the painting",
+    luminance: "Transfer brush strokes only (luminance); keep the photo's colours exactly",
+    histogram: "Recolour the painting to the photo's colour distribution first",
+  };
   for (const value of values) {
     const id = `colour-${value}`;
     const input = Object.assign(document.createElement("input"), { type: "radio", name: "preserve_colour", id, value });
     input.checked = value === chosen;
-    const label = Object.assign(document.createElement("label"), { htmlFor: id, textContent: labels[value] || value });
+    const label = Object.assign(document.createElement("label"),
+      { htmlFor: id, textContent: labels[value] || value, title: hints[value] || "" });
     $("colour-choices").append(input, label);
   }
 }
@@ -123,6 +129,7 @@ async function start() {
   body.append("preserve_colour", document.querySelector("input[name=preserve_colour]:checked").value);
   running(true);
   showProgress({ state: "queued", step: 0, total: steps, fraction: 0 });
+  if (window.matchMedia("(max-width: 860px)").matches) $("progress").scrollIntoView({ behavior: "smooth" });
   try {
     const response = await fetch("/jobs", { method: "POST", body, headers: headers() });
     const job = await response.json();
