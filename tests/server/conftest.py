@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import socket
 import threading
@@ -74,13 +75,13 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture
-def live_server(stylizer: Any) -> Iterator[str]:
+@contextlib.contextmanager
+def start_live_server(stylizer: Any, **settings: Any) -> Iterator[str]:
     """A real uvicorn server on a free loopback port, in a thread; yields its base URL."""
     import uvicorn
 
     port = free_port()
-    app = create_app(ServerSettings(device="cpu", port=port), stylizer=stylizer)
+    app = create_app(ServerSettings(**{"device": "cpu", "port": port, **settings}), stylizer=stylizer)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -89,6 +90,14 @@ def live_server(stylizer: Any) -> Iterator[str]:
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("the test server did not start")
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=15)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+
+
+@pytest.fixture
+def live_server(stylizer: Any) -> Iterator[str]:
+    with start_live_server(stylizer) as url:
+        yield url
