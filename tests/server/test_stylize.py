@@ -70,6 +70,8 @@ BAD_REQUESTS: list[tuple[str, dict[str, Any], int, str]] = [
     ("too large output", {"size": 4096}, 422, "size 4096 is larger than this server's limit of 2048 px"),
     ("missing field", {"content_img": DROP}, 422, "content_img: Field required"),
     ("wrong type", {"epochs": "five"}, 422, "epochs: Input should be a valid integer"),
+    ("image not a string", {"content_img": 123}, 422, "content_img: Input should be a valid string"),
+    ("fractional steps", {"steps_per_epoch": 2.5}, 422, "steps_per_epoch: Input should be a valid integer"),
     ("wrong choice", {"preserve_colour": "sepia"}, 422, "preserve_colour: Input should be 'none', 'luminance'"),
     ("bad layer", {"style_layers": ["relu9_9"]}, 422, "style_layers: unknown VGG-19 layer(s) relu9_9"),
     ("server-only option", {"device": "cuda"}, 422, "device: not settable over HTTP (the server chooses it)"),

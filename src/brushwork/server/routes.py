@@ -207,14 +207,18 @@ async def job_events(job_id: str, request: Request, queue: Queue) -> StreamingRe
 async def _event_stream(queue: JobQueue, job_id: str, request: Request) -> AsyncIterator[str]:
     """Short blocking reads (never more than POLL_SECONDS in a thread), de-duplicated, with keep-alives."""
     last: tuple[Any, ...] | None = None
+    last_preview: bytes | None = None
     quiet = 0.0
     while not await request.is_disconnected():
         try:
             iterator = queue.events(job_id, timeout=POLL_SECONDS)
             while (event := await anyio.to_thread.run_sync(_next, iterator)) is not None:
-                key = (event.status.state, event.status.step, event.preview is not None)
+                if event.preview == last_preview:  # a restarted reader repeats the latest preview
+                    event = JobEvent(status=event.status)
+                key = (event.status.state, event.status.step)
                 if key != last or event.preview is not None:
                     last, quiet = key, 0.0
+                    last_preview = event.preview or last_preview
                     yield _sse(event)
                 if event.status.state.final:
                     return
