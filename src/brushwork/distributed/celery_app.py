@@ -46,17 +46,20 @@ def redact(url: str) -> str:
     return f"{scheme}{sep}{user + ':' if user else ''}***@{host}"
 
 
-def make_app(broker_url: str | None = None, *, queue: str = DEFAULT_QUEUE,
-             time_limit: int = DEFAULT_TIME_LIMIT, visibility_timeout: int = DEFAULT_VISIBILITY_TIMEOUT,
-             restore_interval: float | None = None, worker_settings: dict[str, Any] | None = None) -> Celery:
+def make_app(broker_url: str | None = None, *, queue: str = DEFAULT_QUEUE, time_limit: int | None = None,
+             visibility_timeout: int = DEFAULT_VISIBILITY_TIMEOUT, restore_interval: float | None = None,
+             worker_settings: dict[str, Any] | None = None) -> Celery:
     """A Celery app for brushwork jobs on `broker_url` (Redis), with the stylize task registered.
 
-    `worker_settings` (device, precision, threads, heartbeat) are read by the task in the worker;
-    the server side leaves them empty. `restore_interval` is how often a worker sweeps for
-    messages of vanished workers (default: a quarter of the visibility timeout, at most 10 s).
+    `time_limit` is the default limit of a job (each `CeleryQueue` message carries its own);
+    it must stay below `visibility_timeout`, the age at which a worker hands out again a message
+    that was never acknowledged (a job whose worker vanished). `restore_interval` is how often
+    a worker sweeps for such messages (default: a quarter of the visibility timeout, at most
+    10 s). `worker_settings` (device, precision, threads) are read by the task in the worker.
     """
     url = broker_url_from_env(broker_url)
-    if visibility_timeout <= time_limit:
+    limit = DEFAULT_TIME_LIMIT if time_limit is None else time_limit
+    if time_limit is not None and visibility_timeout <= time_limit:
         raise InvalidInputError(f"visibility timeout ({visibility_timeout} s) must exceed the job time limit "
                                 f"({time_limit} s), or running jobs would be handed out twice")
     sweep = restore_interval if restore_interval is not None else min(10.0, visibility_timeout / 4)
@@ -67,8 +70,8 @@ def make_app(broker_url: str | None = None, *, queue: str = DEFAULT_QUEUE,
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         task_acks_on_failure_or_timeout=True,
-        task_time_limit=time_limit + 30,          # hard stop (prefork); the task stops itself at time_limit
-        task_soft_time_limit=time_limit,
+        task_time_limit=limit + 30,               # hard stop (prefork); the task stops itself at the limit
+        task_soft_time_limit=limit,
         worker_prefetch_multiplier=1,
         worker_proc_alive_timeout=60,             # a pool process may take a while to import torch
         worker_cancel_long_running_tasks_on_connection_loss=False,
@@ -85,7 +88,6 @@ def make_app(broker_url: str | None = None, *, queue: str = DEFAULT_QUEUE,
         redis_socket_connect_timeout=3,
         redis_socket_timeout=10,
         result_expires=24 * 3600,
-        brushwork_time_limit=time_limit,
         brushwork_worker=dict(worker_settings or {}),
     )
     from .tasks import register

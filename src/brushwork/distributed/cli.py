@@ -7,7 +7,7 @@ import os
 from typing import Any
 
 from ..errors import InvalidInputError
-from .celery_app import BROKER_ENV, DEFAULT_QUEUE, DEFAULT_TIME_LIMIT, DEFAULT_VISIBILITY_TIMEOUT
+from .celery_app import BROKER_ENV, DEFAULT_QUEUE, DEFAULT_VISIBILITY_TIMEOUT
 
 POOLS = ("prefork", "solo", "threads")
 
@@ -36,13 +36,11 @@ def register(commands: Any) -> None:
                         help=f"queue to take jobs from (env BRUSHWORK_QUEUE) [{DEFAULT_QUEUE}]")
     worker.add_argument("--hostname", metavar="NAME",
                         help="worker name shown in job status and Celery tools [brushwork-DEVICE@HOST]")
-    worker.add_argument("--time-limit", type=_positive, default=int(env("BRUSHWORK_TIME_LIMIT", DEFAULT_TIME_LIMIT)),
-                        metavar="S", help="hard limit on one job, in seconds (env BRUSHWORK_TIME_LIMIT) "
-                                          f"[{DEFAULT_TIME_LIMIT}]")
     worker.add_argument("--visibility-timeout", type=_positive, metavar="S",
                         default=int(env("BRUSHWORK_VISIBILITY_TIMEOUT", DEFAULT_VISIBILITY_TIMEOUT)),
-                        help="seconds before the job of a vanished worker is handed out again; must exceed "
-                             f"--time-limit (env BRUSHWORK_VISIBILITY_TIMEOUT) [{DEFAULT_VISIBILITY_TIMEOUT}]")
+                        help="seconds before the job of a vanished worker is handed out again; keep it above "
+                             "the server's job time limit (env BRUSHWORK_VISIBILITY_TIMEOUT) "
+                             f"[{DEFAULT_VISIBILITY_TIMEOUT}]")
     worker.add_argument("--loglevel", default="info", choices=("debug", "info", "warning", "error"),
                         help="log level [info]")
     worker.set_defaults(handler=_worker_command)
@@ -73,8 +71,8 @@ def _worker_command(args: argparse.Namespace) -> int:
         raise InvalidInputError("--pool threads with --concurrency > 1 shares one CPU; use prefork")
     threads = args.threads or max(1, (os.cpu_count() or 1) // args.concurrency)
     settings = {"device": args.device, "precision": args.precision, "threads": threads}
-    app = make_app(args.broker_url, queue=args.queue, time_limit=args.time_limit,
-                   visibility_timeout=args.visibility_timeout, worker_settings=settings)
+    app = make_app(args.broker_url, queue=args.queue, visibility_timeout=args.visibility_timeout,
+                   worker_settings=settings)
     if args.pool == "prefork":
         from celery.signals import worker_process_init
 

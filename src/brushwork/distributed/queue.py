@@ -53,7 +53,7 @@ class CeleryQueue:
     """
 
     def __init__(self, broker_url: str | None = None, *, queue: str = DEFAULT_QUEUE, max_queued: int = 32,
-                 result_ttl: int = 3600, time_limit: int = DEFAULT_TIME_LIMIT, heartbeat: float = 20.0,
+                 result_ttl: int = 3600, time_limit: int = DEFAULT_TIME_LIMIT, heartbeat: float = 10.0,
                  max_attempts: int = 2, visibility_timeout: int = DEFAULT_VISIBILITY_TIMEOUT,
                  requeue_grace: float | None = None, app: Celery | None = None) -> None:
         self.broker_url = broker_url_from_env(broker_url)
@@ -87,7 +87,10 @@ class CeleryQueue:
                 raise QueueFull(f"the job queue is full ({self.max_queued} jobs waiting for a worker); "
                                 f"try again in {retry} s", retry_after=retry)
             try:
-                self.app.send_task(TASK_NAME, args=[status.id, settings], task_id=status.id, queue=self.queue,
+                # Straight into the queue's list (default exchange): a Redis that restarted without
+                # its data has lost the exchange bindings, and kombu would drop a routed message.
+                self.app.send_task(TASK_NAME, args=[status.id, settings], task_id=status.id,
+                                   exchange="", routing_key=self.queue,
                                    soft_time_limit=self.time_limit, time_limit=self.time_limit + 30,
                                    retry=True, retry_policy={"max_retries": 1, "interval_start": 0.2,
                                                              "interval_step": 0.5, "interval_max": 1})

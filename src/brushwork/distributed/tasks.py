@@ -81,11 +81,19 @@ class Heartbeat:
         self._thread = threading.Thread(target=self._run, name=f"heartbeat-{job_id}", daemon=True)
 
     def claim(self) -> bool:
-        """Take the job; False when another live worker holds it."""
-        taken = self.redis.set(key("beat", self.job_id), self.worker, nx=True, px=int(self.ttl * 1000))
-        if taken:
-            self._thread.start()
-        return bool(taken)
+        """Take the job; False when another live worker holds it.
+
+        A job redelivered because its pool process was killed arrives while the dead process's
+        heartbeat is still set, so wait up to one TTL: a dead holder's key expires, a live one's
+        keeps being renewed.
+        """
+        deadline = time.monotonic() + self.ttl + 0.5
+        while not self.redis.set(key("beat", self.job_id), self.worker, nx=True, px=int(self.ttl * 1000)):
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.1)
+        self._thread.start()
+        return True
 
     def _run(self) -> None:
         last_beat = time.monotonic()
