@@ -14,12 +14,8 @@ import io
 import os
 import shutil
 import signal
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -30,17 +26,18 @@ if shutil.which("redis-server") is None:
                 allow_module_level=True)
 
 from brushwork.distributed import CeleryQueue  # noqa: E402
+from brushwork.distributed.local import RedisServer, WorkerProcess, wait_for_workers  # noqa: E402
 from brushwork.distributed.store import key  # noqa: E402
 from brushwork.errors import BrokerUnavailable, JobNotFound, JobNotReady, QueueFull  # noqa: E402
 from brushwork.jobs import JobRequest, JobState  # noqa: E402
 
 from .conftest import make_content, make_style  # noqa: E402
 
-BRUSHWORK = [sys.executable, "-m", "brushwork"]
 QUICK = {"size": 32, "epochs": 2, "steps_per_epoch": 2, "scales": 1, "preview_every": 2}
 LONG = {"size": 32, "epochs": 1, "steps_per_epoch": 400, "scales": 1}   # runs until stopped
 HEARTBEAT = 2.0
 VISIBILITY = 6      # seconds before a vanished worker's job is handed out again (default: an hour)
+WORKER_FLAGS = ("--concurrency", "1", "--device", "cpu", "--threads", "1", "--visibility-timeout", str(VISIBILITY))
 
 
 def _png(image: Image.Image, fmt: str = "PNG") -> bytes:
@@ -53,87 +50,21 @@ def request(options: dict) -> JobRequest:
     return JobRequest(content=_png(make_content(40)), styles=(_png(make_style(40), "JPEG"),), options=options)
 
 
-class RedisServer:
-    """A throw-away redis-server on a free loopback port (no persistence)."""
-
-    def __init__(self, folder: Path) -> None:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        self.folder, self.process = folder, None
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.folder)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as conn:
-                    conn.sendall(b"PING\r\n")
-                    if conn.recv(16).startswith(b"+PONG"):
-                        return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(10)
-            self.process = None
-
-
-class Worker:
-    """A real `brushwork worker` subprocess (prefork, concurrency 1)."""
-
-    def __init__(self, name: str, url: str, log: Path) -> None:
-        self.name, self.log = f"{name}@test", log
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        self.process = subprocess.Popen(
-            [*BRUSHWORK, "worker", "--broker-url", url, "--concurrency", "1", "--device", "cpu", "--threads", "1",
-             "--hostname", self.name, "--loglevel", "info", "--visibility-timeout", str(VISIBILITY)],
-            stdout=log.open("wb"), stderr=subprocess.STDOUT, env=env, start_new_session=True)
-
-    def pool_processes(self) -> list[int]:
-        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
-        return [int(pid) for pid in children.read_text().split()] if children.exists() else []
-
-    def kill_all(self) -> None:
-        """SIGKILL the worker and its pool processes (as a power cut or the OOM killer would)."""
-        os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(10)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(5)
-
-
 @pytest.fixture(scope="module")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path_factory.mktemp("redis"))
-    server.start()
+    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
     yield server
     server.stop()
 
 
 @pytest.fixture(scope="module")
-def workers(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Worker]]:
+def workers(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, WorkerProcess]]:
     logs = tmp_path_factory.mktemp("workers")
-    started = {name: Worker(name, redis_server.url, logs / f"{name}.log") for name in ("alpha", "beta")}
+    started = {name: WorkerProcess(name, redis_server.url, logs / f"{name}.log", *WORKER_FLAGS)
+               for name in ("alpha", "beta")}
     probe = CeleryQueue(redis_server.url)
     try:
-        deadline = time.monotonic() + 60
-        while set(probe.workers(timeout=0.5)) != {w.name for w in started.values()}:
-            assert time.monotonic() < deadline, "workers did not come up: " + " | ".join(
-                w.log.read_text()[-400:] for w in started.values())
-            assert all(w.process.poll() is None for w in started.values()), "a worker exited at start-up"
+        wait_for_workers(probe, {w.name for w in started.values()}, list(started.values()), timeout=90)
         yield started
     finally:
         probe.close()
