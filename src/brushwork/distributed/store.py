@@ -85,6 +85,7 @@ local new_state = redis.call('HGET', KEYS[1], 'state')
 if new_state ~= 'queued' then redis.call('ZREM', KEYS[2], ARGV[2]) end
 if ARGV[4] ~= '' then
   redis.call('XADD', KEYS[3], 'MAXLEN', '~', '64', '*', 'status', ARGV[4])
+  if tonumber(ARGV[3]) == 0 then redis.call('EXPIRE', KEYS[3], LIVE_TTL) end
 end
 local ttl = tonumber(ARGV[3])
 if ttl > 0 then
@@ -93,7 +94,7 @@ if ttl > 0 then
   redis.call('DEL', KEYS[4])
 end
 return 1
-"""
+""".replace("LIVE_TTL", str(LIVE_TTL))
 
 
 class JobStore:
@@ -110,6 +111,7 @@ class JobStore:
         pipe.expire(key("job", status.id), LIVE_TTL)
         pipe.hset(key("input", status.id), mapping=images)
         pipe.expire(key("input", status.id), LIVE_TTL)
+        pipe.zremrangebyscore(key("queued"), "-inf", status.created - LIVE_TTL)  # ids that expired unrun
         pipe.zadd(key("queued"), {status.id: status.created})
         pipe.zcard(key("queued"))
         return int(pipe.execute()[-1])
@@ -140,7 +142,10 @@ class JobStore:
         entry: dict[str, Any] = {"status": status_json(status)}
         if preview is not None:
             entry["preview"] = preview
-        self.redis.xadd(key("events", status.id), entry, maxlen=EVENTS_MAXLEN, approximate=True)
+        pipe = self.redis.pipeline()
+        pipe.xadd(key("events", status.id), entry, maxlen=EVENTS_MAXLEN, approximate=True)
+        pipe.expire(key("events", status.id), LIVE_TTL)
+        pipe.execute()
 
     def queued_count(self) -> int:
         return int(self.redis.zcard(key("queued")))
