@@ -1,6 +1,6 @@
 """Throughput of the distributed mode: 10 jobs submitted at once to 1, then 2 Celery workers.
 
-    python benchmarks/celery_throughput.py [--jobs 10] [--size 128] [--steps 20] [--workers 1 2]
+    python benchmarks/celery_throughput.py [--jobs 10] [--size 96] [--steps 10] [--workers 1 2]
 
 Starts a real redis-server on a loopback port and real `brushwork worker` processes (prefork,
 concurrency 1, CPU threads split evenly between the workers), sends the jobs through
@@ -76,8 +76,8 @@ def measure(url: str, workers: int, args: argparse.Namespace, logs: Path) -> dic
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=10)
-    parser.add_argument("--size", type=int, default=128)
-    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--size", type=int, default=96)
+    parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     args = parser.parse_args()

@@ -91,3 +91,13 @@ def test_unreachable_broker_is_reported_quickly() -> None:
         assert "127.0.0.1" in str(error.value)
     finally:
         queue.close()
+
+
+def test_celery_queue_is_a_job_queue() -> None:
+    from brushwork.jobs import JobQueue
+
+    queue = CeleryQueue("redis://127.0.0.1:1/0")
+    try:
+        assert isinstance(queue, JobQueue)
+    finally:
+        queue.close()

@@ -194,9 +194,11 @@ def _execute(stylizer: Any, store: JobStore, status: JobStatus, settings: dict[s
     ttl = int(settings["result_ttl"])
     images = store.redis.hgetall(key("input", status.id))
     reporter = Reporter(store, status, token, float(settings["time_limit"]))
+    styles = [images.get(f"style{i}".encode()) for i in range(int(settings["styles"]))]
+    if b"content" not in images or None in styles:
+        return _fail(store, status, "the job's input images are gone from Redis (expired or evicted)", ttl)
     started = time.perf_counter()
     try:
-        styles = [images[f"style{i}".encode()] for i in range(int(settings["styles"]))]
         options = {**settings["options"], "device": "auto"}  # the worker decides where it runs
         result = stylizer(images[b"content"], styles, stylizer_options(options), callback=reporter,
                           init_image=images.get(b"init"))
@@ -209,8 +211,6 @@ def _execute(stylizer: Any, store: JobStore, status: JobStatus, settings: dict[s
         return "cancelled"
     except BrushworkError as error:
         return _fail(store, reporter.status, str(error), ttl)
-    except KeyError as error:
-        return _fail(store, reporter.status, f"the job's input image {error} is missing (expired?)", ttl)
     except Exception as error:  # a bug or a device failure: one line for the user, the trace in the log
         log.exception("job %s failed", status.id)
         return _fail(store, reporter.status, f"the worker failed: {type(error).__name__}: {error}", ttl)
