@@ -152,7 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_plugin_commands(commands: Any) -> None:
     """Commands that live with optional parts (server, fast mode) register themselves here."""
-    for module_name in ("brushwork.server.cli",):  # each optional part adds its module here
+    for module_name in ("brushwork.server.cli", "brushwork.distributed.cli"):  # each optional part adds its module here
         try:
             module = __import__(module_name, fromlist=["register"])
         except ImportError:
