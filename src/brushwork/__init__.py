@@ -7,7 +7,7 @@ For many calls, build one `Stylizer` (it loads VGG-19 once and caches style targ
 Importing brushwork never imports the web server.
 """
 
-from .callbacks import CancelToken, LossHistory, Progress, SaveEvery
+from .callbacks import CancelToken, LossHistory, Previews, Progress, SaveEvery
 from .engine import StyleResult, Stylizer, stylize
 from .errors import (BrushworkError, Cancelled, DeviceError, ImageDecodeError, ImageTooLargeError,
                      InvalidInputError, JobNotFound, QueueFull, WeightsError)
@@ -17,6 +17,6 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BrushworkError", "CancelToken", "Cancelled", "DeviceError", "ImageDecodeError", "ImageTooLargeError",
-    "InvalidInputError", "JobNotFound", "LossHistory", "Progress", "QueueFull", "SaveEvery", "StyleOptions",
+    "InvalidInputError", "JobNotFound", "LossHistory", "Previews", "Progress", "QueueFull", "SaveEvery", "StyleOptions",
     "StyleResult", "Stylizer", "WeightsError", "__version__", "make_options", "stylize",
 ]

@@ -88,14 +88,40 @@ class SaveEvery:
 
 @dataclass
 class LossHistory:
-    """Collect every step's losses (what the notebooks plot)."""
+    """Collect every step's losses and the level it ran at (what the notebooks plot)."""
 
     steps: list[int] = field(default_factory=list)
     losses: list[dict[str, float]] = field(default_factory=list)
+    sizes: list[tuple[int, int]] = field(default_factory=list)   # (width, height) of each step's level
 
     def __call__(self, progress: Progress) -> None:
         self.steps.append(progress.step)
         self.losses.append(progress.losses)
+        self.sizes.append(progress.size)
 
     def series(self, name: str) -> Sequence[float]:
         return [entry[name] for entry in self.losses]
+
+    def level_starts(self) -> list[tuple[int, tuple[int, int]]]:
+        """(step, size) where each coarse-to-fine level began: the losses jump there."""
+        return [(step, size) for i, (step, size) in enumerate(zip(self.steps, self.sizes))
+                if i == 0 or size != self.sizes[i - 1]]
+
+
+@dataclass
+class Previews:
+    """Keep each preview image in memory with its step and level size (for a grid of intermediates).
+
+    Previews arrive every `preview_every` steps (a StyleOptions field) and at the last step.
+    """
+
+    steps: list[int] = field(default_factory=list)
+    sizes: list[tuple[int, int]] = field(default_factory=list)
+    images: list[Image.Image] = field(default_factory=list)
+
+    def __call__(self, progress: Progress) -> None:
+        if progress.preview is None:
+            return
+        self.steps.append(progress.step)
+        self.sizes.append(progress.size)
+        self.images.append(progress.preview)

@@ -123,7 +123,7 @@ class Stylizer:
         opts = make_options(size=size, pooling=pooling, style_layers=tuple(layers), content_layers=tuple(layers))
         placement = resolve(str(self.placement.device), precision)
         network = self._network(opts, placement)
-        tensor = image if isinstance(image, torch.Tensor) else _load_tensor(image, size)
+        tensor = image if isinstance(image, torch.Tensor) else imaging.load_tensor(image, size)
         with torch.no_grad():
             found = network(tensor.to(placement.device), layers)
         return {name: value.float() for name, value in found.items()}
@@ -348,8 +348,3 @@ def _depth(layer: str) -> int:
 
 def _image_digest(image: Image.Image) -> str:
     return hashlib.sha1(image.tobytes() + repr(image.size).encode()).hexdigest()
-
-
-def _load_tensor(image: ImageInput, size: int | None) -> torch.Tensor:
-    rgb = imaging.load_image(image).rgb
-    return imaging.to_tensor(imaging.resize(rgb, imaging.output_size(*rgb.size, size)))

@@ -160,6 +160,13 @@ def to_tensor(image: Image.Image, device: torch.device | str = "cpu") -> torch.T
     return torch.from_numpy(array).permute(2, 0, 1).unsqueeze(0).contiguous().to(device)
 
 
+def load_tensor(source: ImageInput, size: int | None = None,
+                device: torch.device | str = "cpu") -> torch.Tensor:
+    """Any supported input -> (1, 3, H, W) float32 in [0, 1], long side scaled to `size` (None: as is)."""
+    rgb = load_image(source).rgb
+    return to_tensor(resize(rgb, output_size(*rgb.size, size)), device)
+
+
 def to_pil(tensor: torch.Tensor) -> Image.Image:
     """Tensor (1, 3, H, W) or (3, H, W) in [0, 1] -> PIL RGB."""
     if tensor.dim() == 4:
