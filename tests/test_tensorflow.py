@@ -161,8 +161,14 @@ def test_device_and_precision_errors(model, content_image, style_image):
 def test_cli_backend_tensorflow(capsys, image_files):
     out = image_files["dir"] / "tf.png"
     code = main(["stylize", str(image_files["content"]), str(image_files["style"]), "-o", str(out), "-q",
-                 "--backend", "tensorflow", "--size", "48", "--epochs", "1", "--steps-per-epoch", "3"])
+                 "--backend", "tensorflow", "--size", "48", "--epochs", "1", "--steps-per-epoch", "3",
+                 "--init-image", str(image_files["style"]), "--threads", "2"])
     assert code == 0 and Image.open(out).size == (48, 36)
+    # started from the stripes, not the photo: the result is nearer the init image than the content
+    result = np.asarray(Image.open(out), float)
+    stripes = np.asarray(Image.open(image_files["style"]).resize((48, 36)), float)
+    photo = np.asarray(Image.open(image_files["content"]).resize((48, 36)), float)
+    assert np.abs(result - stripes).mean() < np.abs(result - photo).mean()
 
 
 def test_missing_extra_is_one_clear_line(monkeypatch, capsys, image_files):

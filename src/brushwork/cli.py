@@ -248,8 +248,11 @@ def _start_tensorflow(threads: int | None) -> None:
         os.close(saved)
 
     if threads:
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(min(threads, 2))
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(min(threads, 2))
+        except RuntimeError:  # TensorFlow already ran in this process: its pools are fixed by now
+            pass
 
 
 def _score_command(args: argparse.Namespace) -> int:
