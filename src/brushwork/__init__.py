@@ -9,14 +9,15 @@ Importing brushwork never imports the web server.
 
 from .callbacks import CancelToken, LossHistory, Previews, Progress, SaveEvery
 from .engine import StyleResult, Stylizer, stylize
-from .errors import (BrushworkError, Cancelled, DeviceError, ImageDecodeError, ImageTooLargeError,
+from .errors import (BackendUnavailable, BrushworkError, Cancelled, DeviceError, ImageDecodeError, ImageTooLargeError,
                      InvalidInputError, JobNotFound, QueueFull, WeightsError)
 from .options import StyleOptions, make_options
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "BrushworkError", "CancelToken", "Cancelled", "DeviceError", "ImageDecodeError", "ImageTooLargeError",
-    "InvalidInputError", "JobNotFound", "LossHistory", "Previews", "Progress", "QueueFull", "SaveEvery", "StyleOptions",
+    "BackendUnavailable", "BrushworkError", "CancelToken", "Cancelled", "DeviceError", "ImageDecodeError",
+    "ImageTooLargeError", "InvalidInputError", "JobNotFound", "LossHistory", "Previews", "Progress", "QueueFull",
+    "SaveEvery", "StyleOptions",
     "StyleResult", "Stylizer", "WeightsError", "__version__", "make_options", "stylize",
 ]

@@ -218,6 +218,8 @@ def _stylize_command(args: argparse.Namespace) -> int:
         extra["init"] = "image"
     opts = options_from_args(args, **extra)
     targets = _targets(contents, output, batch)
+    if opts.backend == "tensorflow":
+        _start_tensorflow(args.threads)  # fails fast, in one line, without the extra
     if args.threads:
         import torch
 
@@ -237,6 +239,33 @@ def _stylize_command(args: argparse.Namespace) -> int:
         print(f"wrote {target} ({result.image.width}x{result.image.height}, {result.seconds:.1f} s)",
               file=sys.stderr)
     return 0
+
+
+def _start_tensorflow(threads: int | None) -> None:
+    """Import the Keras engine now (BackendUnavailable if missing) and size its thread pools.
+
+    TensorFlow's C++ start-up log lines go to file descriptor 2 whatever TF_CPP_MIN_LOG_LEVEL
+    says; they are hidden here so that the progress bar is all a user sees.
+    """
+    import os
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            import brushwork.tf  # noqa: F401
+            import tensorflow as tf
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+    if threads:
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(min(threads, 2))
+        except RuntimeError:  # TensorFlow already ran in this process: its pools are fixed by now
+            pass
 
 
 def _score_command(args: argparse.Namespace) -> int:

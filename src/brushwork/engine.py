@@ -78,6 +78,7 @@ class Stylizer:
         self._style_cache: OrderedDict[tuple[Any, ...], Grams] = OrderedDict()
         self._style_cache_size = style_cache_size
         self._lock = threading.Lock()
+        self._tf_model: Any = None
 
     # -- public ----------------------------------------------------------------------------------
     def __call__(self, content: ImageInput, style: ImageInput | Sequence[ImageInput],
@@ -86,6 +87,8 @@ class Stylizer:
         """Stylize `content` in the style of `style` (one image or several, blended)."""
         # 1. check inputs
         opts = make_options(options, **overrides) if overrides or options is None else options
+        if opts.backend == "tensorflow":  # same options, same result record: the Keras engine runs it
+            return self._tensorflow().stylize(content, style, opts, callback=callback, init_image=init_image)
         styles = _as_list(style)
         _check_call(opts, styles, init_image)
         placement = self._placement(opts)
@@ -135,6 +138,15 @@ class Stylizer:
         device = self.device if opts.device == "auto" else opts.device
         precision = self.precision if opts.precision == "auto" else opts.precision
         return resolve(device, precision)
+
+    def _tensorflow(self) -> Any:
+        """The Keras engine (`brushwork.tf`), built on first use from the same weights."""
+        with self._lock:
+            if self._tf_model is None:
+                from .tf import StyleTransferModel  # raises BackendUnavailable without the extra
+
+                self._tf_model = StyleTransferModel(self.weights)
+            return self._tf_model
 
     def _network(self, opts: StyleOptions, placement: Placement) -> VGG19Features:
         layers = (*opts.content_layers, *opts.style_layers)

@@ -27,6 +27,10 @@ class DeviceError(BrushworkError):
     """The requested device or precision is not available on this machine."""
 
 
+class BackendUnavailable(DeviceError):
+    """The requested engine (e.g. backend='tensorflow') is not installed; the message says how to get it."""
+
+
 class Cancelled(BrushworkError):
     """Raised by a progress callback to stop a run; the engine lets it through untouched."""
 

@@ -19,6 +19,7 @@ Pooling = Literal["max", "avg"]
 PreserveColour = Literal["none", "luminance", "histogram"]
 Precision = Literal["auto", "fp32", "bf16", "fp16"]
 Mode = Literal["optimize", "fast"]
+Backend = Literal["torch", "tensorflow"]
 
 DEFAULT_STYLE_LAYERS: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 DEFAULT_CONTENT_LAYERS: tuple[str, ...] = ("relu4_2",)
@@ -71,6 +72,8 @@ class StyleOptions(BaseModel):
     device: str = Field("auto", description="auto, cpu, cuda, cuda:N or mps.")
     precision: Precision = Field("auto", description="auto picks bf16/fp16 where the hardware is fast at it.")
     mode: Mode = Field("optimize", description="optimize (Gatys et al.) or fast (feed-forward).")
+    backend: Backend = Field(
+        "torch", description="Engine: torch, or tensorflow (needs the brushwork[tensorflow] extra).")
     preview_every: int = Field(0, ge=0, le=100000,
                                description="Attach a preview image to progress every N steps (0: never).")
 
