@@ -70,6 +70,9 @@ class StyleOptions(BaseModel):
     device: str = Field("auto", description="auto, cpu, cuda, cuda:N or mps.")
     precision: Precision = Field("auto", description="auto picks bf16/fp16 where the hardware is fast at it.")
     mode: Mode = Field("optimize", description="optimize (Gatys et al.) or fast (feed-forward).")
+    style_strength: float = Field(
+        1.0, ge=0.0, le=1.0,
+        description="fast mode: how much style, 0 (the photo) to 1 (full style); the optimizer uses style_weight.")
     preview_every: int = Field(0, ge=0, le=100000,
                                description="Attach a preview image to progress every N steps (0: never).")
 
