@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
@@ -122,7 +123,8 @@ def _onnx(model: nn.Module, args: tuple, path: Path, precision: str, inputs: lis
     axes = {name: {2: "height", 3: "width"} for name in images}
     axes.update({name: {2: "height", 3: "width"} for name in outputs if name.endswith("_image")})
     temporary = path.with_suffix(".fp32.onnx") if precision != "fp32" else path
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the TorchScript exporter's notes on constant folding
         torch.onnx.export(model, args, str(temporary), input_names=inputs, output_names=outputs,
                           dynamic_axes=axes, opset_version=OPSET, dynamo=False)
     if precision == "fp16":
