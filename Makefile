@@ -8,8 +8,9 @@ EXTRAS ?= dev
 .PHONY: setup demo test bench clean
 setup: $(VENV)/.installed-$(EXTRAS)
 
-$(VENV)/.installed-$(EXTRAS): pyproject.toml $(wildcard deps/apt/*.txt)
+$(VENV)/.installed-$(EXTRAS): pyproject.toml $(wildcard deps/apt/*.txt) $(wildcard deps/npm/*.txt)
 	bash deps/install-apt.sh
+	bash deps/install-npm.sh
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet torch==2.13.0

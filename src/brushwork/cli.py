@@ -131,6 +131,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--weights", metavar="FILE", help="VGG-19 weights file (default: the embedded weights)")
     run.add_argument("--weights-format", choices=("caffe", "torchvision"),
                      help="input convention of --weights when detection is not wanted (default: detect)")
+    run.add_argument("--fast", action="store_true",
+                     help="feed-forward mode: a trained network, well under a second per image "
+                          "(mode=fast; strength with --style-strength)")
+    run.add_argument("--fast-weights", metavar="FILE",
+                     help="fast-mode decoder weights or train-fast checkpoint (default: the shipped ones)")
     run.add_argument("--init-image", metavar="FILE", help="start from this image (implies --init image)")
     run.add_argument("--save-every", type=int, default=0, metavar="N",
                      help="also save the image every N steps, into OUT_steps/ beside the output")
@@ -152,7 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_plugin_commands(commands: Any) -> None:
     """Commands that live with optional parts (server, fast mode) register themselves here."""
-    for module_name in ("brushwork.server.cli", "brushwork.distributed.cli"):  # each optional part adds its module here
+    for module_name in ("brushwork.server.cli", "brushwork.distributed.cli", "brushwork.fast.cli"):
         try:
             module = __import__(module_name, fromlist=["register"])
         except ImportError:
@@ -212,6 +217,10 @@ def _stylize_command(args: argparse.Namespace) -> int:
     if args.save_every < 0:
         raise InvalidInputError("--save-every must be 0 or more")
     extra: dict[str, Any] = {"preview_every": args.save_every}
+    if args.fast:
+        extra["mode"] = "fast"
+    if args.fast_weights and not Path(args.fast_weights).is_file():
+        raise InvalidInputError(f"fast weights '{args.fast_weights}': no such file")
     if args.init_image:
         if not Path(args.init_image).is_file():
             raise InvalidInputError(f"init image '{args.init_image}': no such file")
@@ -225,7 +234,7 @@ def _stylize_command(args: argparse.Namespace) -> int:
 
         torch.set_num_threads(args.threads)
     stylizer = Stylizer(args.weights, device=opts.device, precision=opts.precision,
-                        weights_format=args.weights_format)
+                        weights_format=args.weights_format, fast_weights=args.fast_weights)
     for number, (content, target) in enumerate(zip(contents, targets), start=1):
         saver = None
         if args.save_every:

@@ -69,7 +69,7 @@ class Stylizer:
 
     def __init__(self, weights: str | Path | VGGWeights | None = None, *, device: str = "auto",
                  precision: str = "auto", weights_format: InputFormat | None = None,
-                 style_cache_size: int = 32) -> None:
+                 style_cache_size: int = 32, fast_weights: str | Path | None = None) -> None:
         self.weights = weights if isinstance(weights, VGGWeights) else load_vgg19_weights(weights, weights_format)
         self.device = device
         self.precision = precision
@@ -79,6 +79,8 @@ class Stylizer:
         self._style_cache_size = style_cache_size
         self._lock = threading.Lock()
         self._tf_model: Any = None
+        self._fast_weights = fast_weights
+        self._fast: dict[tuple[Any, ...], Any] = {}
 
     # -- public ----------------------------------------------------------------------------------
     def __call__(self, content: ImageInput, style: ImageInput | Sequence[ImageInput],
@@ -95,6 +97,8 @@ class Stylizer:
         started = time.perf_counter()
         # 2. prepare images
         inputs = _prepare(content, styles, opts, init_image)
+        if opts.mode == "fast":
+            return self._fast_call(inputs, opts, placement, started, callback)
         height, width = inputs.content.shape[-2:]
         levels = plan_levels(width, height, opts.scales, opts.min_scale_size, opts.total_steps)
         network = self._network(opts, placement)
@@ -130,6 +134,32 @@ class Stylizer:
         with torch.no_grad():
             found = network(tensor.to(placement.device), layers)
         return {name: value.float() for name, value in found.items()}
+
+    def _fast_call(self, inputs: "_Inputs", opts: StyleOptions, placement: Placement, started: float,
+                   callback: Callback | None) -> StyleResult:
+        """Feed-forward mode: one style-network pass per new style, one transfer-network pass."""
+        model = self._fast_model(placement)
+        height, width = inputs.content.shape[-2:]
+        from .fast.model import style_long_side
+
+        vector = model.blended_vector(inputs.styles, inputs.blend, style_long_side(opts, width, height))
+        image = model.transfer(inputs.content, vector, opts.style_strength)
+        result = _finish(image, inputs, opts)
+        seconds = time.perf_counter() - started
+        if callback is not None:
+            callback(Progress(step=1, total=1, epoch=1, epochs=1, scale=1, scales=1, size=(width, height),
+                              losses={}, elapsed=seconds, eta=0.0, preview=None))
+        return StyleResult(image=result, options=opts, seconds=seconds, device=str(placement.device),
+                           precision=placement.precision)
+
+    def _fast_model(self, placement: Placement) -> Any:
+        from .fast.model import FastStylizer  # the fast mode loads only when asked for
+
+        key = (placement.device, placement.dtype)
+        with self._lock:
+            if key not in self._fast:
+                self._fast[key] = FastStylizer(self.weights, placement, self._fast_weights)
+            return self._fast[key]
 
     # -- cached resources -------------------------------------------------------------------------
     def _placement(self, opts: StyleOptions) -> Placement:
@@ -207,8 +237,8 @@ def _as_list(style: ImageInput | Sequence[ImageInput]) -> list[ImageInput]:
 
 
 def _check_call(opts: StyleOptions, styles: list[ImageInput], init_image: ImageInput | None) -> None:
-    if opts.mode != "optimize":
-        raise InvalidInputError(f"mode {opts.mode!r} is not available in the optimization engine")
+    if opts.mode == "fast" and init_image is not None:
+        raise InvalidInputError("an init image has no meaning in fast mode (there is no optimization)")
     if opts.style_blend_weights is not None and len(opts.style_blend_weights) != len(styles):
         raise InvalidInputError(f"style_blend_weights has {len(opts.style_blend_weights)} values "
                                 f"for {len(styles)} style image(s)")

@@ -74,6 +74,9 @@ class StyleOptions(BaseModel):
     mode: Mode = Field("optimize", description="optimize (Gatys et al.) or fast (feed-forward).")
     backend: Backend = Field(
         "torch", description="Engine: torch, or tensorflow (needs the brushwork[tensorflow] extra).")
+    style_strength: float = Field(
+        1.0, ge=0.0, le=1.0,
+        description="fast mode: how much style, 0 (the photo) to 1 (full style); the optimizer uses style_weight.")
     preview_every: int = Field(0, ge=0, le=100000,
                                description="Attach a preview image to progress every N steps (0: never).")
 

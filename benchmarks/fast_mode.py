@@ -1,0 +1,92 @@
+"""Fast mode vs the optimizer: speed at 512 px and style/content distance, plus a contact sheet.
+
+    python benchmarks/fast_mode.py --images ../shared/images --out /tmp/fast-bench [--no-optimize]
+
+Pairs content i with style i (cycling), scores both modes with `brushwork.metrics.score` and
+writes contact.png (rows: content | style | fast | optimizer) and results.json into --out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+from PIL import Image, ImageDraw
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _machine import machine_line  # noqa: E402
+
+import brushwork  # noqa: E402
+from brushwork.metrics import score  # noqa: E402
+
+
+def images(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in {".jpg", ".jpeg", ".png"})
+
+
+def sheet(rows: list[list[Image.Image]], labels: list[str], cell: int = 256) -> Image.Image:
+    out = Image.new("RGB", (cell * len(labels), cell * len(rows) + 20), "white")
+    draw = ImageDraw.Draw(out)
+    for c, label in enumerate(labels):
+        draw.text((c * cell + 6, 4), label, fill="black")
+    for r, row in enumerate(rows):
+        for c, image in enumerate(row):
+            thumb = image.copy()
+            thumb.thumbnail((cell, cell))
+            out.paste(thumb, (c * cell + (cell - thumb.width) // 2, 20 + r * cell + (cell - thumb.height) // 2))
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=Path, default=Path("../shared/images"))
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--size", type=int, default=512)
+    parser.add_argument("--pairs", type=int, default=4)
+    parser.add_argument("--repeats", type=int, default=5, help="timed fast runs per pair (median reported)")
+    parser.add_argument("--no-optimize", action="store_true", help="skip the (slow) optimizer runs")
+    parser.add_argument("--fast-weights", type=Path)
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    contents, styles = images(args.images / "content"), images(args.images / "style")
+    pairs = [(contents[i % len(contents)], styles[i % len(styles)]) for i in range(args.pairs)]
+    stylizer = brushwork.Stylizer(fast_weights=args.fast_weights)
+    stylizer(pairs[0][0], pairs[0][1], mode="fast", size=args.size)        # warm-up (loads the model)
+    results, rows = [], []
+    for content, style in pairs:
+        times = []
+        for _ in range(args.repeats):
+            started = time.perf_counter()
+            fast = stylizer(content, style, mode="fast", size=args.size).image
+            times.append(time.perf_counter() - started)
+        fast.save(args.out / f"fast_{content.stem}_{style.stem}.png")
+        entry = {"content": content.name, "style": style.name, "size": list(fast.size),
+                 "fast_seconds_median": statistics.median(times), "fast_seconds_min": min(times),
+                 "fast": score(stylizer, fast, content, style).as_dict()}
+        row = [Image.open(content).convert("RGB"), Image.open(style).convert("RGB"), fast]
+        if not args.no_optimize:
+            started = time.perf_counter()
+            slow = stylizer(content, style, size=args.size).image
+            entry["optimize_seconds"] = time.perf_counter() - started
+            slow.save(args.out / f"optimize_{content.stem}_{style.stem}.png")
+            entry["optimize"] = score(stylizer, slow, content, style).as_dict()
+            for key in ("style_distance", "content_distance"):
+                entry[f"{key}_ratio"] = entry["fast"][key] / entry["optimize"][key]
+            row.append(slow)
+        results.append(entry)
+        rows.append(row)
+        print(json.dumps(entry), flush=True)
+    labels = ["content", "style", "fast", "optimizer"][: len(rows[0])]
+    sheet(rows, labels).save(args.out / "contact.png")
+    summary = {"machine": machine_line(), "threads": torch.get_num_threads(), "pairs": results}
+    (args.out / "results.json").write_text(json.dumps(summary, indent=2))
+    print(summary["machine"])
+
+
+if __name__ == "__main__":
+    main()

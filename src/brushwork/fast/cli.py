@@ -1,0 +1,125 @@
+"""`brushwork train-fast` and `brushwork export`: the fast mode's commands (registered by cli.py)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..errors import InvalidInputError
+
+
+def register(commands: Any) -> None:
+    """Add the fast mode's subcommands to the main parser."""
+    train = commands.add_parser(
+        "train-fast", help="train the fast mode's decoder on folders of photos and paintings",
+        description="Train the fast (feed-forward, AdaIN) decoder. Checkpoints, loss.csv and loss.png go "
+                    "to --output; running again with the same --output resumes from the last checkpoint.")
+    train.add_argument("--content", required=True, metavar="DIR", help="folder of photos (searched recursively)")
+    train.add_argument("--style", required=True, metavar="DIR", help="folder of paintings (searched recursively)")
+    train.add_argument("-o", "--output", required=True, metavar="DIR", help="folder for checkpoints and logs")
+    train.add_argument("--steps", type=int, default=20000, help="training steps in all [20000]")
+    train.add_argument("--batch-size", type=int, default=6, help="images per step [6]")
+    train.add_argument("--crop", type=int, default=256, help="training crop size in pixels [256]")
+    train.add_argument("--learning-rate", type=float, default=5e-4, help="Adam step size [5e-4]")
+    train.add_argument("--style-weight", type=float, default=10.0, help="style loss weight [10]")
+    train.add_argument("--style-crops", type=int, default=8, help="cached random crops per painting [8]")
+    train.add_argument("--checkpoint-every", type=int, default=100, metavar="N", help="checkpoint every N steps [100]")
+    train.add_argument("--log-every", type=int, default=10, metavar="N", help="log the loss every N steps [10]")
+    train.add_argument("--max-minutes", type=float, help="stop after this much wall time (checkpointing first)")
+    train.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N [auto]")
+    train.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "fp16"),
+                       help="autocast dtype; auto = bf16 where fast [auto]")
+    train.add_argument("--threads", type=int, metavar="N", help="CPU threads (default: all cores)")
+    train.add_argument("--seed", type=int, default=0, help="random seed [0]")
+    train.add_argument("--fresh", action="store_true", help="start over even if a checkpoint exists")
+    train.add_argument("--export", metavar="FILE", help="at the end, write the best decoder as fp16 weights here")
+    train.add_argument("-q", "--quiet", action="store_true", help="no per-step log lines")
+    train.set_defaults(handler=_train_command)
+
+    export = commands.add_parser(
+        "export", help="write the fast mode's style and transfer networks for phones (ONNX, TFLite, Core ML)",
+        description="Write style.<ext> (style image -> 1024-float style vector) and transfer.<ext> (content "
+                    "image + style vector + strength -> image) into DIR. Needs: pip install 'brushwork[export]'.")
+    export.add_argument("--format", required=True, choices=("onnx", "tflite", "coreml"), help="model format")
+    export.add_argument("--precision", default="fp32", choices=("fp32", "fp16", "int8"),
+                        help="weights precision [fp32]; int8 = int8 weights (dynamic-range quantization)")
+    export.add_argument("-o", "--output", required=True, metavar="DIR", help="output folder")
+    export.add_argument("--content-size", type=int, default=384, metavar="PX",
+                        help="content image size for fixed-shape formats (tflite, coreml; ONNX is dynamic) [384]")
+    export.add_argument("--style-size", type=int, default=256, metavar="PX",
+                        help="style image size for fixed-shape formats [256]")
+    export.add_argument("--fast-weights", metavar="FILE", help="decoder weights (default: the shipped ones)")
+    export.set_defaults(handler=_export_command)
+
+    phone = commands.add_parser(
+        "phone-app", help="build the on-device phone page (static files; the model runs in the browser)",
+        description="Write the phone page (HTML, PWA manifest, service worker, ONNX models, onnxruntime-web) "
+                    "into DIR; serve DIR from any web server. `brushwork serve` mounts it at /phone.")
+    phone.add_argument("-o", "--output", required=True, metavar="DIR", help="output folder")
+    phone.add_argument("--precision", default="fp32", choices=("fp32", "fp16"),
+                       help="model precision (fp16 halves the download) [fp32]")
+    phone.set_defaults(handler=_phone_command)
+
+
+def _positive(name: str, value: int | float | None) -> None:
+    if value is not None and value <= 0:
+        raise InvalidInputError(f"--{name} must be positive, not {value}")
+
+
+def _train_command(args: argparse.Namespace) -> int:
+    import torch
+
+    from .train import TrainConfig, export_decoder, list_images, train
+
+    for name in ("steps", "batch_size", "crop", "learning_rate", "style_crops", "checkpoint_every",
+                 "log_every", "max_minutes", "threads"):
+        _positive(name.replace("_", "-"), getattr(args, name))
+    if args.crop % 8 or args.crop < 32:
+        raise InvalidInputError(f"--crop must be a multiple of 8 and at least 32, not {args.crop}")
+    list_images(args.content), list_images(args.style)  # fail early, with one line, on bad folders
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    config = TrainConfig(content_dir=args.content, style_dir=args.style, output_dir=args.output,
+                         steps=args.steps, batch_size=args.batch_size, crop=args.crop,
+                         learning_rate=args.learning_rate, style_weight=args.style_weight,
+                         style_crops=args.style_crops, checkpoint_every=args.checkpoint_every,
+                         log_every=args.log_every, max_minutes=args.max_minutes, device=args.device,
+                         precision=args.precision, seed=args.seed)
+
+    def report(row: dict[str, float]) -> None:
+        if not args.quiet:
+            print(f"step {int(row['step'])}  loss {row['total']:.4f}  content {row['content']:.4f}  "
+                  f"style {row['style']:.4f}  lr {row['lr']:.2e}  {row['seconds']:.0f} s", file=sys.stderr, flush=True)
+
+    best = train(config, resume=not args.fresh, report=report)
+    print(f"best checkpoint: {best}", file=sys.stderr)
+    if args.export:
+        print(f"wrote {export_decoder(best, Path(args.export))}", file=sys.stderr)
+    return 0
+
+
+def _export_command(args: argparse.Namespace) -> int:
+    from .export import export
+
+    if args.fast_weights and not Path(args.fast_weights).is_file():
+        raise InvalidInputError(f"fast weights '{args.fast_weights}': no such file")
+    result = export(args.format, args.output, args.precision, content_size=args.content_size,
+                    style_size=args.style_size, decoder=args.fast_weights)
+    for path in (result.style, result.transfer):
+        print(f"wrote {path} ({_size_mb(path):.1f} MB)", file=sys.stderr)
+    return 0
+
+
+def _phone_command(args: argparse.Namespace) -> int:
+    from .phone_app import build_phone_app
+
+    folder = build_phone_app(args.output, precision=args.precision)
+    print(f"wrote the phone page to {folder} (open index.html through a web server)", file=sys.stderr)
+    return 0
+
+
+def _size_mb(path: Path) -> float:
+    files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
+    return sum(p.stat().st_size for p in files) / 2**20

@@ -1,0 +1,111 @@
+"""FastStylizer: the feed-forward mode behind `Stylizer(..., mode="fast")` and `stylize --fast`.
+
+One call = one style-network pass per (uncached) style, one transfer-network pass. Colour
+preservation, alpha and image handling are the optimization engine's own helpers, so both modes
+treat inputs identically.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+
+import torch
+from PIL import Image
+
+from .. import imaging
+from ..device import Placement
+from ..errors import InvalidInputError, WeightsError
+from ..options import StyleOptions
+from ..weights import VGGWeights
+from .network import Decoder, Encoder, StyleNetwork, TransferNetwork, pad_to_multiple
+
+DECODER_FILE = "decoder-fp16.pt"
+
+
+def default_decoder_path() -> Path:
+    """The decoder weights shipped inside the package (trained with `brushwork train-fast`)."""
+    return Path(str(resources.files("brushwork.fast") / "weights" / DECODER_FILE))
+
+
+def load_decoder(path: str | Path | None = None) -> Decoder:
+    """A Decoder (fp32) with weights from `path` (default: the shipped fp16 file or a checkpoint)."""
+    file = Path(path) if path is not None else default_decoder_path()
+    if not file.is_file():
+        raise WeightsError(f"fast-mode decoder weights '{file}' do not exist")
+    try:
+        payload = torch.load(file, map_location="cpu", weights_only=True)
+        state = payload["decoder"] if isinstance(payload, dict) and "decoder" in payload else payload
+        decoder = Decoder()
+        decoder.load_state_dict({k: v.float() for k, v in state.items()})
+    except Exception as error:  # a wrong or damaged file: one line, not a traceback
+        first = (str(error).splitlines() or [type(error).__name__])[0]
+        raise WeightsError(f"'{file}' is not a brushwork fast-mode decoder ({first})") from None
+    return decoder.requires_grad_(False).eval()
+
+
+class FastStylizer:
+    """Holds the style and transfer networks on one device/dtype, and a cache of style vectors."""
+
+    def __init__(self, weights: VGGWeights, placement: Placement, decoder: str | Path | None = None,
+                 cache_size: int = 64) -> None:
+        self.placement = placement
+        encoder = Encoder(weights)
+        self.style_network = StyleNetwork(encoder)
+        self.transfer_network = TransferNetwork(encoder, load_decoder(decoder))
+        self.transfer_network.to(device=placement.device, dtype=placement.dtype)
+        encoder.vgg.preprocess.float()
+        if placement.device.type == "cpu":
+            self.transfer_network.to(memory_format=torch.channels_last)
+        self._cache: OrderedDict[tuple, torch.Tensor] = OrderedDict()
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+
+    def style_vector(self, style: Image.Image, long_side: int) -> torch.Tensor:
+        """(1, 1024) statistics of one style image at `long_side` px; cached by image content."""
+        size = imaging.output_size(*style.size, max(16, long_side))
+        key = (hashlib.sha1(style.tobytes() + repr(style.size).encode()).hexdigest(), size)
+        with self._lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+        tensor = self._input(imaging.to_tensor(imaging.resize(style, size)))
+        with torch.no_grad():
+            vector = self.style_network(tensor).float()
+        with self._lock:
+            self._cache[key] = vector
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return vector
+
+    def blended_vector(self, styles: Sequence[Image.Image], blend: Sequence[float], long_side: int) -> torch.Tensor:
+        """Weighted mean of the styles' vectors (AdaIN is linear in it, so this blends the styles)."""
+        total = float(sum(blend))
+        if total <= 0:
+            raise InvalidInputError("style blend weights must not all be zero")
+        vectors = [self.style_vector(s, long_side) * (w / total) for s, w in zip(styles, blend)]
+        return torch.stack(vectors).sum(0)
+
+    def transfer(self, content: torch.Tensor, vector: torch.Tensor, strength: float) -> torch.Tensor:
+        """(1, 3, H, W) content in [0, 1] -> stylized (1, 3, H, W) on the CPU, fp32."""
+        padded, (height, width) = pad_to_multiple(content)
+        with torch.no_grad():
+            out = self.transfer_network(self._input(padded), vector.to(self.placement.device),
+                                        torch.tensor([strength], device=self.placement.device))
+        return out[..., :height, :width].cpu()
+
+    def _input(self, image: torch.Tensor) -> torch.Tensor:
+        image = image.to(self.placement.device)
+        if self.placement.device.type == "cpu":
+            image = image.contiguous(memory_format=torch.channels_last)
+        return image
+
+
+def style_long_side(opts: StyleOptions, width: int, height: int) -> int:
+    """Style images are read at the output's size times `style_scale`, as in the optimizer."""
+    return round(max(width, height) * opts.style_scale)
+

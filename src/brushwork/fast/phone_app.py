@@ -1,0 +1,96 @@
+"""The on-device phone page: static files + the ONNX networks + onnxruntime-web, as one folder.
+
+`build_phone_app(folder)` writes a self-contained static site (serve it from any web server,
+or install it as a PWA); `mount_phone(app)` builds it once into a cache folder and mounts it on a
+FastAPI/Starlette app at /phone. The model runs in the browser: the server only hands out files.
+
+onnxruntime-web comes from the npm registry (`deps/npm/phone.txt`, unpacked by
+`bash deps/install-npm.sh` into `src/brushwork/fast/phone/vendor/`), never from a CDN at run time.
+"""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+import os
+import shutil
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from PIL import Image, ImageDraw
+
+from .. import __version__
+from ..errors import BrushworkError
+
+PAGE_FILES = ("index.html", "app.js", "style.css", "sw.js", "manifest.webmanifest")
+ORT_FILES = ("ort.wasm.min.js", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm")
+MIME_TYPES = {".wasm": "application/wasm", ".mjs": "text/javascript", ".webmanifest": "application/manifest+json",
+              ".onnx": "application/octet-stream"}
+
+
+class PhoneAppError(BrushworkError):
+    """The phone page cannot be built (onnxruntime-web or the ONNX exporter is missing)."""
+
+
+def page_dir() -> Path:
+    return Path(str(resources.files("brushwork.fast") / "phone"))
+
+
+def ort_dir() -> Path:
+    """Where onnxruntime-web's browser files are: $BRUSHWORK_ORT_WEB_DIR or the package's vendor folder."""
+    override = os.environ.get("BRUSHWORK_ORT_WEB_DIR")
+    return Path(override) if override else page_dir() / "vendor" / "onnxruntime-web"
+
+
+def build_phone_app(folder: str | Path, *, precision: str = "fp32", decoder: str | Path | None = None) -> Path:
+    """Write the whole page (HTML/JS, PWA manifest, service worker, icons, models, runtime) into `folder`."""
+    source = ort_dir()
+    missing = [name for name in ORT_FILES if not (source / name).is_file()]
+    if missing:
+        raise PhoneAppError(f"onnxruntime-web files {', '.join(missing)} are missing in '{source}'; "
+                            "run `bash deps/install-npm.sh` (it fetches them from the npm registry)")
+    target = Path(folder)
+    (target / "ort").mkdir(parents=True, exist_ok=True)
+    for name in PAGE_FILES:
+        shutil.copyfile(page_dir() / name, target / name)
+    for name in ORT_FILES:
+        shutil.copyfile(source / name, target / "ort" / name)
+    _icons(target / "icons")
+    from .export import export
+
+    result = export("onnx", target / "models", precision, decoder=decoder)
+    (target / "build.json").write_text(json.dumps({"brushwork": __version__, "precision": precision,
+                                                   "models": result.manifest()}, indent=2))
+    return target
+
+
+def _icons(folder: Path) -> None:
+    """App icons drawn here (a brush stroke on a canvas), so no binary art lives in the repository."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for size in (192, 512):
+        image = Image.new("RGB", (size, size), (43, 45, 66))
+        draw = ImageDraw.Draw(image)
+        unit = size / 16
+        draw.rounded_rectangle((2 * unit, 2 * unit, 14 * unit, 14 * unit), radius=2 * unit, fill=(248, 245, 239))
+        for i, colour in enumerate([(209, 73, 91), (237, 174, 73), (0, 121, 140)]):
+            y = (5 + 3 * i) * unit
+            draw.line((4 * unit, y + unit, 12 * unit, y - unit), fill=colour, width=int(1.6 * unit))
+        image.save(folder / f"icon-{size}.png")
+
+
+def mount_phone(app: Any, path: str = "/phone", cache_dir: str | Path | None = None, *,
+                precision: str = "fp32") -> Path:
+    """Build the page once (into `cache_dir`, default ~/.cache/brushwork/phone-<version>) and mount it.
+
+    `app` is a FastAPI or Starlette application; the page is then at `<path>/`.
+    """
+    from starlette.staticfiles import StaticFiles
+
+    for suffix, kind in MIME_TYPES.items():
+        mimetypes.add_type(kind, suffix)
+    folder = Path(cache_dir) if cache_dir else Path.home() / ".cache" / "brushwork" / f"phone-{__version__}-{precision}"
+    if not (folder / "build.json").is_file():
+        build_phone_app(folder, precision=precision)
+    app.mount(path, StaticFiles(directory=str(folder), html=True), name="phone")
+    return folder

@@ -1,0 +1,298 @@
+"""Training the fast model's decoder (AdaIN recipe, adapted to a CPU budget).
+
+Loss (Huang & Belongie 2017): with t = AdaIN(enc(content), style vector) and g = dec(t),
+  content = ||enc(g) - t||^2                         at relu4_1
+  style   = sum_l ||mean_l(g) - mean_l(s)||^2 + ||std_l(g) - std_l(s)||^2   over relu1_1..relu4_1
+Departure: our encoder is the original Caffe VGG-19 (inputs 0-255), whose layers differ in scale
+by orders of magnitude, where AdaIN used a "normalised" VGG. Each layer's terms are therefore
+divided by that layer's mean squared activation on the style images, measured once at the start.
+
+Cheapness on a CPU: the encoder runs under no_grad for the targets, bf16 autocast + channels-last,
+and the style statistics of a few random crops per style image are computed once and reused.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import random
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from .. import imaging
+from ..device import resolve
+from ..errors import InvalidInputError
+from ..weights import VGGWeights, load_vgg19_weights
+from .network import DECODER_WIDTHS, LOSS_LAYERS, Decoder, Encoder, adain, mean_std, style_vector
+from .plot import plot_curves
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
+LAST = "checkpoint-last.pt"
+BEST = "checkpoint-best.pt"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything a training run depends on; stored in every checkpoint so a resume is exact."""
+
+    content_dir: str
+    style_dir: str
+    output_dir: str
+    steps: int = 20000
+    batch_size: int = 6
+    crop: int = 256
+    learning_rate: float = 5e-4
+    lr_decay: float = 1e-4            # lr / (1 + decay * step), as in AdaIN
+    content_weight: float = 1.0
+    style_weight: float = 10.0
+    style_crops: int = 8              # cached random crops per style image
+    checkpoint_every: int = 100
+    log_every: int = 10
+    max_minutes: float | None = None
+    device: str = "auto"
+    precision: str = "auto"
+    seed: int = 0
+
+
+@dataclass
+class _Data:
+    contents: list[torch.Tensor]      # (3, H, W) uint8, one per photo
+    style_stats: list[dict[str, tuple[torch.Tensor, torch.Tensor]]]   # per cached crop
+    style_vectors: torch.Tensor       # (N, 1024) the relu4_1 vector of each cached crop
+    layer_scale: dict[str, float]     # mean squared activation per loss layer
+    validation: torch.Tensor          # (B, 3, crop, crop) fixed content crops
+    validation_styles: torch.Tensor   # (B,) fixed indices of cached style crops
+
+
+@dataclass
+class TrainState:
+    step: int = 0
+    best: float = math.inf
+    seconds: float = 0.0
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+def list_images(folder: str | Path) -> list[Path]:
+    path = Path(folder)
+    if not path.is_dir():
+        raise InvalidInputError(f"training folder '{path}' does not exist")
+    found = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    if not found:
+        raise InvalidInputError(f"training folder '{path}' holds no images")
+    return found
+
+
+def _load(path: Path, max_side: int) -> torch.Tensor:
+    """An image as (3, H, W) uint8, long side at most `max_side` (keeps memory small)."""
+    rgb = imaging.load_image(path).rgb
+    if max(rgb.size) > max_side:
+        rgb = imaging.resize(rgb, imaging.output_size(*rgb.size, max_side))
+    return torch.from_numpy(__import__("numpy").asarray(rgb).copy()).permute(2, 0, 1)
+
+
+def random_crop(image: torch.Tensor, crop: int, rng: random.Random, jitter: bool) -> torch.Tensor:
+    """(3, H, W) uint8 -> (3, crop, crop) float in [0, 1]: random scale, crop, flip (+ colour jitter)."""
+    x = image.float().div(255)[None]
+    short = min(x.shape[-2:])
+    target = rng.uniform(crop, crop * 1.6)                   # short side after rescaling
+    scale = target / short
+    size = (max(crop, round(x.shape[-2] * scale)), max(crop, round(x.shape[-1] * scale)))
+    x = F.interpolate(x, size=size, mode="bilinear", antialias=scale < 1, align_corners=False)
+    top, left = rng.randint(0, size[0] - crop), rng.randint(0, size[1] - crop)
+    x = x[..., top:top + crop, left:left + crop]
+    if rng.random() < 0.5:
+        x = x.flip(-1)
+    if jitter:
+        grey = x.mean(1, keepdim=True)
+        x = grey + (x - grey) * rng.uniform(0.8, 1.2)        # saturation
+        x = x * rng.uniform(0.85, 1.15) + rng.uniform(-0.05, 0.05)  # contrast / brightness
+    return x.clamp(0, 1)[0]
+
+
+def _autocast(device: torch.device, dtype: torch.dtype):
+    enabled = dtype != torch.float32
+    return torch.autocast(device.type, dtype=dtype, enabled=enabled)
+
+
+def _prepare(config: TrainConfig, encoder: Encoder, device: torch.device, dtype: torch.dtype,
+             rng: random.Random) -> _Data:
+    contents = [_load(p, 768) for p in list_images(config.content_dir)]
+    styles = [_load(p, 768) for p in list_images(config.style_dir)]
+    stats: list[dict[str, tuple[torch.Tensor, torch.Tensor]]] = []
+    sums = {name: 0.0 for name in LOSS_LAYERS}
+    with torch.no_grad(), _autocast(device, dtype):
+        for style in styles:
+            crops = torch.stack([random_crop(style, config.crop, rng, jitter=False)
+                                 for _ in range(config.style_crops)]).to(device)
+            found = encoder.layers(_channels_last(crops, device))
+            for index in range(len(crops)):
+                stats.append({n: tuple(t[0].cpu() for t in mean_std(found[n][index:index + 1]))
+                              for n in LOSS_LAYERS})
+            for name in LOSS_LAYERS:
+                sums[name] += float(found[name].float().pow(2).mean()) / len(styles)
+    vectors = torch.stack([torch.cat(s["relu4_1"]) for s in stats])
+    val = torch.stack([random_crop(contents[i % len(contents)], config.crop, random.Random(i), jitter=False)
+                       for i in range(config.batch_size)])
+    val_styles = torch.tensor([(i * 7919) % len(stats) for i in range(config.batch_size)])
+    return _Data(contents, stats, vectors, sums, val, val_styles)
+
+
+def _channels_last(x: torch.Tensor, device: torch.device) -> torch.Tensor:
+    return x.contiguous(memory_format=torch.channels_last) if device.type == "cpu" else x
+
+
+def _stats_batch(data: _Data, indices: list[int], device: torch.device) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    return {n: (torch.stack([data.style_stats[i][n][0] for i in indices]).to(device),
+                torch.stack([data.style_stats[i][n][1] for i in indices]).to(device)) for n in LOSS_LAYERS}
+
+
+def loss_terms(encoder: Encoder, decoder: Decoder, content: torch.Tensor, vectors: torch.Tensor,
+               targets: dict[str, tuple[torch.Tensor, torch.Tensor]], layer_scale: dict[str, float],
+               config: TrainConfig, device: torch.device, dtype: torch.dtype) -> dict[str, torch.Tensor]:
+    """Content and style loss of one batch (content (B, 3, S, S), vectors (B, 1024))."""
+    with _autocast(device, dtype):
+        with torch.no_grad():
+            t = adain(encoder(content), vectors)                          # (B, 512, S/8, S/8) fp32
+        output = decoder(_channels_last(t, device))
+        found = encoder.layers(output.float())
+    content_loss = F.mse_loss(found["relu4_1"].float(), t) / layer_scale["relu4_1"]
+    style_loss = content_loss.new_zeros(())
+    for name in LOSS_LAYERS:
+        mean, std = mean_std(found[name])
+        style_loss = style_loss + (F.mse_loss(mean, targets[name][0]) + F.mse_loss(std, targets[name][1])) \
+            / layer_scale[name]
+    total = config.content_weight * content_loss + config.style_weight * style_loss
+    return {"total": total, "content": content_loss, "style": style_loss}
+
+
+def train(config: TrainConfig, *, weights: VGGWeights | None = None, resume: bool = True,
+          report: Callable[[dict[str, float]], None] | None = None) -> Path:
+    """Run (or continue) training; returns the path of the best checkpoint."""
+    out = Path(config.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    placement = resolve(config.device, config.precision)
+    device, dtype = placement.device, placement.dtype
+    torch.manual_seed(config.seed)
+    rng = random.Random(config.seed)
+    encoder = Encoder(weights or load_vgg19_weights()).to(device)
+    decoder = Decoder().to(device)
+    if device.type == "cpu":
+        encoder, decoder = encoder.to(memory_format=torch.channels_last), decoder.to(memory_format=torch.channels_last)
+    optimizer = torch.optim.Adam(decoder.parameters(), lr=config.learning_rate)
+    state = TrainState()
+    if resume and (out / LAST).is_file():
+        state = _restore(out / LAST, decoder, optimizer, rng)
+    data = _prepare(config, encoder, device, dtype, random.Random(config.seed + 1))
+    (out / "config.json").write_text(json.dumps(asdict(config), indent=2))
+    started = time.perf_counter() - state.seconds
+    deadline = None if config.max_minutes is None else time.perf_counter() + 60 * config.max_minutes
+    decoder.train()
+    while state.step < config.steps and (deadline is None or time.perf_counter() < deadline):
+        lr = config.learning_rate / (1 + config.lr_decay * state.step)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        content = torch.stack([random_crop(rng.choice(data.contents), config.crop, rng, jitter=True)
+                               for _ in range(config.batch_size)]).to(device)
+        picks = [rng.randrange(len(data.style_stats)) for _ in range(config.batch_size)]
+        terms = loss_terms(encoder, decoder, _channels_last(content, device), data.style_vectors[picks].to(device),
+                           _stats_batch(data, picks, device), data.layer_scale, config, device, dtype)
+        optimizer.zero_grad(set_to_none=True)
+        terms["total"].backward()
+        optimizer.step()
+        state.step += 1
+        state.seconds = time.perf_counter() - started
+        if state.step % config.log_every == 0 or state.step == config.steps:
+            row = {"step": state.step, "seconds": round(state.seconds, 1), "lr": lr,
+                   **{k: float(v.detach()) for k, v in terms.items()}}
+            _log(out, row)
+            if report:
+                report(row)
+        if state.step % config.checkpoint_every == 0 or state.step == config.steps:
+            _checkpoint(out, config, encoder, decoder, optimizer, state, data, rng, device, dtype)
+    if not (out / BEST).is_file():
+        _checkpoint(out, config, encoder, decoder, optimizer, state, data, rng, device, dtype)
+    return out / BEST
+
+
+def validation_loss(encoder: Encoder, decoder: Decoder, data: _Data, config: TrainConfig,
+                    device: torch.device, dtype: torch.dtype) -> float:
+    """Loss on fixed content crops and styles: comparable across checkpoints (unlike batch losses)."""
+    decoder.eval()
+    picks = data.validation_styles.tolist()
+    with torch.no_grad():
+        terms = loss_terms(encoder, decoder, _channels_last(data.validation.to(device), device),
+                           data.style_vectors[picks].to(device), _stats_batch(data, picks, device),
+                           data.layer_scale, config, device, dtype)
+    decoder.train()
+    return float(terms["total"])
+
+
+def _checkpoint(out: Path, config: TrainConfig, encoder: Encoder, decoder: Decoder,
+                optimizer: torch.optim.Optimizer, state: TrainState, data: _Data, rng: random.Random,
+                device: torch.device, dtype: torch.dtype) -> None:
+    val = validation_loss(encoder, decoder, data, config, device, dtype)
+    state.history.append({"step": state.step, "validation": val, "seconds": round(state.seconds, 1)})
+    is_best = val < state.best
+    state.best = min(state.best, val)
+    payload = {"decoder": {k: v.detach().cpu().contiguous() for k, v in decoder.state_dict().items()},
+               "optimizer": optimizer.state_dict(), "step": state.step, "best": state.best,
+               "seconds": state.seconds, "history": state.history, "config": asdict(config),
+               "rng": json.dumps(rng.getstate()), "torch_rng": torch.get_rng_state()}
+    _atomic_save(payload, out / LAST)
+    if is_best:
+        _atomic_save({"decoder": payload["decoder"], "step": state.step, "validation": val,
+                      "config": asdict(config)}, out / BEST)
+    (out / "validation.json").write_text(json.dumps(state.history, indent=1))
+    plot_curves(out / "loss.csv", state.history, out / "loss.png")
+
+
+def _restore(path: Path, decoder: Decoder, optimizer: torch.optim.Optimizer, rng: random.Random) -> TrainState:
+    payload = torch.load(path, map_location="cpu", weights_only=True)
+    decoder.load_state_dict(payload["decoder"])
+    optimizer.load_state_dict(payload["optimizer"])
+    rng_state = json.loads(payload["rng"])
+    rng.setstate((rng_state[0], tuple(rng_state[1]), rng_state[2]))
+    torch.set_rng_state(payload["torch_rng"])
+    return TrainState(step=payload["step"], best=payload["best"], seconds=payload["seconds"],
+                      history=list(payload["history"]))
+
+
+def _atomic_save(payload: dict, path: Path) -> None:
+    temporary = path.with_suffix(".tmp")
+    torch.save(payload, temporary)
+    temporary.replace(path)
+
+
+def _log(out: Path, row: dict[str, float]) -> None:
+    path = out / "loss.csv"
+    new = not path.is_file()
+    with path.open("a", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(row))
+        if new:
+            writer.writeheader()
+        writer.writerow(row)
+
+
+def export_decoder(checkpoint: str | Path, target: str | Path) -> Path:
+    """The decoder of a checkpoint as the fp16 state dict brushwork ships (a few MB)."""
+    payload = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    state = {k: v.half() if v.is_floating_point() else v for k, v in payload["decoder"].items()}
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _atomic_save({"decoder": state, "step": payload.get("step", 0),
+                  "widths": list(DECODER_WIDTHS)}, target)
+    return target
+
+
+def preview(encoder: Encoder, decoder: Decoder, content: torch.Tensor, style: torch.Tensor) -> Image.Image:
+    """One stylized image, for eyeballing a checkpoint."""
+    with torch.no_grad():
+        out = decoder(adain(encoder(content), style_vector(encoder(style))))
+    return imaging.to_pil(out.float().clamp(0, 1))

@@ -1,0 +1,179 @@
+"""Fast (feed-forward) mode: the networks' math, Stylizer(mode="fast"), the CLI flag, and training."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+import brushwork
+from brushwork.cli import main
+from brushwork.fast import network
+from brushwork.fast.model import default_decoder_path, load_decoder
+from brushwork.metrics import score
+
+from .conftest import EXAMPLES, make_content, make_style
+
+
+def test_adain_gives_content_features_the_style_statistics():
+    generator = torch.Generator().manual_seed(0)
+    content = torch.randn(2, 8, 5, 6, generator=generator) * 3 + 1
+    style = torch.randn(2, 8, 7, 4, generator=generator) * 0.5 - 2
+    out = network.adain(content, network.style_vector(style))
+    mean_o, std_o = network.mean_std(out)
+    mean_s, std_s = network.mean_std(style)
+    assert torch.allclose(mean_o, mean_s, atol=1e-4) and torch.allclose(std_o, std_s, atol=1e-3)
+    # the content's own vector gives the content back: strength 0 is the identity
+    assert torch.allclose(network.adain(content, network.style_vector(content)), content, atol=1e-3)
+
+
+def test_adain_is_linear_in_the_vector():
+    """Blending style vectors = blending AdaIN outputs, which is what strength and blends rely on."""
+    generator = torch.Generator().manual_seed(1)
+    content = torch.randn(1, 4, 6, 6, generator=generator)
+    a, b = (network.style_vector(torch.randn(1, 4, 6, 6, generator=generator) * s) for s in (1.0, 4.0))
+    mixed = network.adain(content, 0.3 * a + 0.7 * b)
+    assert torch.allclose(mixed, 0.3 * network.adain(content, a) + 0.7 * network.adain(content, b), atol=1e-5)
+
+
+def test_decoder_upsamples_by_resize_convolution():
+    decoder = network.Decoder()
+    kinds = {type(m).__name__ for m in decoder.modules()}
+    assert "ConvTranspose2d" not in kinds and "Upsample" in kinds and "ReflectionPad2d" in kinds
+    out = decoder(torch.rand(1, 512, 3, 5))
+    assert out.shape == (1, 3, 24, 40)
+
+
+def test_pad_to_multiple_keeps_size_information():
+    image = torch.rand(1, 3, 37, 50)
+    padded, size = network.pad_to_multiple(image)
+    assert padded.shape[-2:] == (40, 56) and size == (37, 50)
+    assert torch.equal(padded[..., :37, :50], image)
+
+
+def test_shipped_decoder_is_small_fp16_and_loads_safely():
+    path = default_decoder_path()
+    assert path.is_file() and path.stat().st_size < 8 * 2**20
+    payload = torch.load(path, map_location="cpu", weights_only=True)
+    assert all(t.dtype == torch.float16 for t in payload["decoder"].values())
+    load_decoder(path)
+
+
+def test_bad_decoder_file_is_one_clear_error(tmp_path):
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(brushwork.WeightsError, match="not a brushwork fast-mode decoder"):
+        load_decoder(bad)
+
+
+@pytest.fixture(scope="module")
+def photo() -> Image.Image:
+    return Image.open(EXAMPLES / "astronaut.jpg").convert("RGB")
+
+
+@pytest.fixture(scope="module")
+def strokes() -> Image.Image:
+    return Image.open(EXAMPLES / "strokes.png").convert("RGB")
+
+
+def test_fast_mode_stylizes_towards_the_style(stylizer, photo, strokes):
+    result = stylizer(photo, strokes, mode="fast", size=128)
+    assert result.image.size == (128, 128) and result.options.mode == "fast"
+    ours = score(stylizer, result.image, photo, strokes)
+    plain = score(stylizer, photo.resize((128, 128)), photo, strokes)
+    assert ours.style < 0.8 * plain.style      # moved towards the painting ...
+    assert ours.content < 0.9                  # ... and still the photo
+
+
+def test_strength_zero_approximately_reconstructs_the_photo(stylizer, photo, strokes):
+    none = stylizer(photo, strokes, mode="fast", size=128, style_strength=0.0).image
+    full = stylizer(photo, strokes, mode="fast", size=128, style_strength=1.0).image
+    target = photo.resize((128, 128))
+    s_none, s_full = score(stylizer, none, photo, strokes), score(stylizer, full, photo, strokes)
+    assert s_none.content < s_full.content and s_none.style > s_full.style
+    assert abs(float(torch.tensor(list(none.getdata())).float().mean()) -
+               float(torch.tensor(list(target.getdata())).float().mean())) < 40
+
+
+def test_blend_and_colour_options(stylizer, photo, strokes):
+    other = make_style(128)
+    blended = stylizer(photo, [strokes, other], mode="fast", size=96, style_blend_weights=(1, 3)).image
+    only_strokes = stylizer(photo, strokes, mode="fast", size=96).image
+    assert blended.size == only_strokes.size and list(blended.getdata()) != list(only_strokes.getdata())
+    kept = stylizer(photo, strokes, mode="fast", size=96, preserve_colour="luminance").image
+    # luminance mode keeps the photo's chroma: its mean colour stays close to the photo's
+    mean = lambda im: torch.tensor(list(im.getdata())).float().mean(0)  # noqa: E731
+    assert (mean(kept) - mean(photo.resize(kept.size))).abs().max() < 25
+
+
+def test_odd_sizes_and_alpha(stylizer, strokes):
+    content = make_content(75).convert("RGBA")
+    result = stylizer(content, strokes, mode="fast", size=None)
+    assert result.image.size == content.size
+
+
+def test_fast_mode_rejects_init_image(stylizer, photo, strokes):
+    with pytest.raises(brushwork.InvalidInputError, match="fast mode"):
+        stylizer(photo, strokes, mode="fast", size=64, init_image=photo)
+
+
+def test_cli_fast_flag(image_files, capsys):
+    out = image_files["dir"] / "fast.png"
+    code = main(["stylize", str(image_files["content"]), str(image_files["style"]), "-o", str(out),
+                 "--fast", "--size", "64", "--style-strength", "0.5", "-q", "--device", "cpu"])
+    assert code == 0 and Image.open(out).size == (64, 48)
+    assert main(["stylize", str(image_files["content"]), str(image_files["style"]), "-o", str(out),
+                 "--fast", "--style-strength", "2"]) == 2
+    assert "style_strength" in capsys.readouterr().err
+
+
+# -- training ----------------------------------------------------------------------------------------
+def _folders(tmp_path: Path) -> tuple[Path, Path]:
+    content, style = tmp_path / "photos", tmp_path / "paintings"
+    content.mkdir(), style.mkdir()
+    for i in range(3):
+        make_content(80 + 8 * i).save(content / f"p{i}.png")
+    make_style(96, seed=1).save(style / "a.png")
+    Image.open(EXAMPLES / "strokes.png").convert("RGB").resize((96, 96)).save(style / "b.jpg")
+    return content, style
+
+
+def test_tiny_training_run_logs_checkpoints_resumes_and_exports(tmp_path, capsys):
+    content, style = _folders(tmp_path)
+    out = tmp_path / "run"
+    args = ["train-fast", "--content", str(content), "--style", str(style), "-o", str(out), "--batch-size", "2",
+            "--crop", "32", "--style-crops", "1", "--log-every", "1", "--checkpoint-every", "2",
+            "--device", "cpu", "--precision", "fp32"]
+    assert main([*args, "--steps", "4"]) == 0
+    rows = list(csv.DictReader((out / "loss.csv").open()))
+    assert [int(r["step"]) for r in rows] == [1, 2, 3, 4]
+    assert all(float(r["total"]) > 0 for r in rows)
+    assert (out / "loss.png").is_file() and Image.open(out / "loss.png").size == (800, 450)
+    assert (out / "checkpoint-best.pt").is_file()
+    # resume: continues from step 4, does not start over
+    assert main([*args, "--steps", "6", "--export", str(tmp_path / "dec.pt")]) == 0
+    rows = list(csv.DictReader((out / "loss.csv").open()))
+    assert [int(r["step"]) for r in rows] == [1, 2, 3, 4, 5, 6]
+    assert load_decoder(tmp_path / "dec.pt") is not None
+    capsys.readouterr()
+
+
+def test_training_loss_falls_on_a_tiny_problem(tmp_path):
+    from brushwork.fast.train import TrainConfig, train
+
+    content, style = _folders(tmp_path)
+    config = TrainConfig(str(content), str(style), str(tmp_path / "run"), steps=30, batch_size=2, crop=32,
+                         style_crops=1, learning_rate=2e-3, log_every=1, checkpoint_every=30,
+                         device="cpu", precision="fp32")
+    train(config)
+    losses = [float(r["total"]) for r in csv.DictReader((tmp_path / "run" / "loss.csv").open())]
+    assert sum(losses[-5:]) / 5 < 0.7 * sum(losses[:5]) / 5
+
+
+def test_train_fast_bad_folder_is_exit_2(tmp_path, capsys):
+    assert main(["train-fast", "--content", str(tmp_path / "nope"), "--style", str(tmp_path),
+                 "-o", str(tmp_path / "o")]) == 2
+    assert "does not exist" in capsys.readouterr().err
