@@ -18,10 +18,18 @@ __all__ = ["create_app", "make_queue"]
 
 
 def make_queue(settings: "ServerSettings", stylizer_factory: Callable[[], Any]) -> "JobQueue":
-    """The job queue a server runs on: the in-process `LocalQueue` over one Stylizer.
+    """The job queue a server runs on: Celery workers over Redis when `settings.broker_url` is set
+    (the server then loads no network: the workers do), else the in-process `LocalQueue`."""
+    if settings.broker_url:
+        try:
+            from ..distributed import CeleryQueue
+        except ImportError:
+            from ..errors import BackendUnavailable
 
-    (The one place to choose another implementation, e.g. Celery when `settings.broker_url` is set.)
-    """
+            raise BackendUnavailable("a broker URL is set, but Celery is not installed: "
+                                     "pip install 'brushwork[distributed]'") from None
+        return CeleryQueue(settings.broker_url, max_queued=settings.queue_size,
+                           result_ttl=int(settings.result_ttl), time_limit=int(settings.max_seconds))
     from .local_queue import LocalQueue
 
     return LocalQueue(stylizer_factory(), workers=settings.workers, queue_size=settings.queue_size,
