@@ -38,7 +38,8 @@ def create_app(settings: ServerSettings | None = None, queue: JobQueue | None = 
         app.state.settings = settings
         own = queue is None
         if own:
-            app.state.stylizer = stylizer or await anyio.to_thread.run_sync(_load_stylizer, settings)
+            if not settings.broker_url:  # with a broker the workers hold the network, not the server
+                app.state.stylizer = stylizer or await anyio.to_thread.run_sync(_load_stylizer, settings)
             app.state.queue = make_queue(settings, lambda: app.state.stylizer)
         else:
             app.state.stylizer = stylizer
