@@ -126,6 +126,17 @@ def test_cancel_stops_a_running_job_and_frees_its_worker(queue: CeleryQueue, wor
     assert queue.cancel(quick.id).state == JobState.DONE  # a finished job stays as it was
 
 
+def test_a_job_past_its_time_limit_fails_with_a_clear_error(redis_server, workers) -> None:
+    hurried = CeleryQueue(redis_server.url, heartbeat=HEARTBEAT, time_limit=2)
+    try:
+        job = hurried.submit(request(LONG))
+        final = hurried.wait(job.id, timeout=40)
+        assert final.state == JobState.FAILED and final.error == "the job ran past its time limit of 2 s"
+        assert 0 < final.step < LONG["steps_per_epoch"]
+    finally:
+        hurried.close()
+
+
 def test_full_queue_refuses_with_retry_after_and_queued_jobs_cancel(redis_server: RedisServer) -> None:
     idle = CeleryQueue(redis_server.url, queue="nobody-listens", max_queued=2)  # no worker takes these
     try:
