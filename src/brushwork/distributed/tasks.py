@@ -155,6 +155,9 @@ def png_bytes(image: Any) -> bytes:
 def run_job(app: Celery, job_id: str, worker: str, settings: dict[str, Any]) -> str:
     """Run one job to a final state (see the module docstring); returns what happened."""
     stylizer, store = _resources(app)
+    known = store.get(job_id)
+    if known is None or known.state.final:  # a late copy of a finished job: nothing to wait for
+        return f"skipped: {'expired' if known is None else 'already ' + known.state.value}"
     token = CancelToken()
     heartbeat = Heartbeat(store, job_id, worker, float(settings["heartbeat"]), token)
     if not heartbeat.claim():
