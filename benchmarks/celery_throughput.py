@@ -1,6 +1,6 @@
 """Throughput of the distributed mode: 10 jobs submitted at once to 1, then 2 Celery workers.
 
-    python benchmarks/celery_throughput.py [--jobs 10] [--size 96] [--steps 10] [--workers 1 2]
+    python benchmarks/celery_throughput.py [--jobs 10] [--size 96] [--steps 10] [--workers 1 2] [--threads N]
 
 Starts a real redis-server on a loopback port and real `brushwork worker` processes (prefork,
 concurrency 1, CPU threads split evenly between the workers), sends the jobs through
@@ -53,7 +53,7 @@ def run_batch(queue: CeleryQueue, request: JobRequest, count: int) -> tuple[floa
 
 
 def measure(url: str, workers: int, args: argparse.Namespace, logs: Path) -> dict:
-    threads = max(1, (os.cpu_count() or 1) // workers)
+    threads = args.threads or max(1, (os.cpu_count() or 1) // workers)
     processes = [WorkerProcess(f"w{i}", url, logs / f"w{workers}-{i}.log", "--concurrency", "1",
                                "--device", args.device, "--threads", str(threads)) for i in range(workers)]
     queue = CeleryQueue(url, max_queued=args.jobs + workers, time_limit=1800)
@@ -80,6 +80,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--threads", type=int, help="CPU threads per worker (default: cores / workers)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         redis = RedisServer(Path(folder)).start()

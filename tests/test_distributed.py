@@ -3,8 +3,8 @@
 
 The tests run in file order and share the workers: spread, previews and results; cancel; a full
 queue; a pool process SIGKILLed mid-job (its job runs again, or fails with a clear error when
-out of attempts); a whole worker SIGKILLed mid-job (its job goes to the other worker once the
-visibility timeout passes; never stuck "running"); Redis restarted (BrokerUnavailable, then
+out of attempts); a whole worker SIGKILLed mid-job (its job is noticed within a heartbeat and
+sent to the other worker; never stuck "running"); Redis restarted (BrokerUnavailable, then
 recovery with the surviving worker).
 """
 
@@ -36,8 +36,7 @@ from .conftest import make_content, make_style  # noqa: E402
 QUICK = {"size": 32, "epochs": 2, "steps_per_epoch": 2, "scales": 1, "preview_every": 2}
 LONG = {"size": 32, "epochs": 1, "steps_per_epoch": 400, "scales": 1}   # runs until stopped
 HEARTBEAT = 2.0
-VISIBILITY = 6      # seconds before a vanished worker's job is handed out again (default: an hour)
-WORKER_FLAGS = ("--concurrency", "1", "--device", "cpu", "--threads", "1", "--visibility-timeout", str(VISIBILITY))
+WORKER_FLAGS = ("--concurrency", "1", "--device", "cpu", "--threads", "1")  # visibility timeout: 1 h
 
 
 def _png(image: Image.Image, fmt: str = "PNG") -> bytes:
@@ -126,6 +125,17 @@ def test_cancel_stops_a_running_job_and_frees_its_worker(queue: CeleryQueue, wor
     assert queue.cancel(quick.id).state == JobState.DONE  # a finished job stays as it was
 
 
+def test_a_job_past_its_time_limit_fails_with_a_clear_error(redis_server, workers) -> None:
+    hurried = CeleryQueue(redis_server.url, heartbeat=HEARTBEAT, time_limit=2)
+    try:
+        job = hurried.submit(request(LONG))
+        final = hurried.wait(job.id, timeout=40)
+        assert final.state == JobState.FAILED and final.error == "the job ran past its time limit of 2 s"
+        assert 0 < final.step < LONG["steps_per_epoch"]
+    finally:
+        hurried.close()
+
+
 def test_full_queue_refuses_with_retry_after_and_queued_jobs_cancel(redis_server: RedisServer) -> None:
     idle = CeleryQueue(redis_server.url, queue="nobody-listens", max_queued=2)  # no worker takes these
     try:
@@ -179,11 +189,11 @@ def test_whole_worker_killed_mid_job_goes_to_the_other_worker(queue: CeleryQueue
     job = queue.submit(request({**LONG, "steps_per_epoch": 10}))
     first = _running_on(queue, job.id)
     victim = next(w for w in workers.values() if w.name == first)
-    victim.kill_all()  # main process and pool: the message stays unacknowledged in Redis
-    requeued = wait_for(lambda: (s := queue.status(job.id)).state != JobState.RUNNING and s, HEARTBEAT + 5,
-                        "the dead worker to be noticed")
-    assert requeued.state == JobState.QUEUED  # never stuck "running"
-    final = queue.wait(job.id, timeout=VISIBILITY + 45)
+    victim.kill_all()  # main process and pool: its message stays unacknowledged for the 1 h visibility timeout
+    moved = wait_for(lambda: ((s := queue.status(job.id)).state != JobState.RUNNING or s.worker != first) and s,
+                     HEARTBEAT + 5, "the dead worker to be noticed")
+    assert moved.state in (JobState.QUEUED, JobState.RUNNING, JobState.DONE) and moved.worker != first
+    final = queue.wait(job.id, timeout=45)  # sent again at once, not after the visibility timeout
     assert final.state == JobState.DONE, final.error
     assert final.worker != first and queue.store.field(job.id, "attempts") == "2"
 

@@ -9,14 +9,17 @@ TTL. When `status` finds a job "running" without a heartbeat, its worker is gone
 
 * failed with Celery's own error if the task ended badly (e.g. its hard time limit),
 * failed with a clear message if it has used all its attempts, or
-* put back to "queued": Celery redelivers the message (at once when a pool process died, after
-  the visibility timeout when the whole worker died), and a job that no worker takes up again
-  within `requeue_grace` seconds is failed rather than left waiting forever.
+* put back to "queued" and sent again at once (when only a pool process died, Celery has
+  already put its message back; when the whole worker died, its unacknowledged message would
+  otherwise wait for the visibility timeout). Copies that arrive later are dropped by the
+  worker (the job is running or final). A requeued job that no worker takes up within
+  `requeue_grace` seconds is failed rather than left waiting forever.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import math
 import re
@@ -80,20 +83,14 @@ class CeleryQueue:
                     "time_limit": self.time_limit, "max_attempts": self.max_attempts,
                     "result_ttl": self.result_ttl}
         with self._broker():
-            waiting = self.store.create(status, images, self.max_queued)
+            waiting = self.store.create(status, images, settings)
             if waiting > self.max_queued:
                 self.store.forget(status.id)
                 retry = self._retry_after()
                 raise QueueFull(f"the job queue is full ({self.max_queued} jobs waiting for a worker); "
                                 f"try again in {retry} s", retry_after=retry)
             try:
-                # Straight into the queue's list (default exchange): a Redis that restarted without
-                # its data has lost the exchange bindings, and kombu would drop a routed message.
-                self.app.send_task(TASK_NAME, args=[status.id, settings], task_id=status.id,
-                                   exchange="", routing_key=self.queue,
-                                   soft_time_limit=self.time_limit, time_limit=self.time_limit + 30,
-                                   retry=True, retry_policy={"max_retries": 1, "interval_start": 0.2,
-                                                             "interval_step": 0.5, "interval_max": 1})
+                self._send(status.id, settings)
             except BaseException:
                 with contextlib.suppress(*BROKER_ERRORS):
                     self.store.forget(status.id)
@@ -183,6 +180,14 @@ class CeleryQueue:
             first = (str(error).splitlines() or [type(error).__name__])[0]
             raise BrokerUnavailable(f"the job broker at {redact(self.broker_url)} is unavailable ({first})") from None
 
+    def _send(self, job_id: str, settings: dict[str, Any]) -> None:
+        # Straight into the queue's list (default exchange): a Redis that restarted without its
+        # data has lost the exchange bindings, and kombu would drop a routed message.
+        self.app.send_task(TASK_NAME, args=[job_id, settings], task_id=job_id, exchange="", routing_key=self.queue,
+                           soft_time_limit=self.time_limit, time_limit=self.time_limit + 30,
+                           retry=True, retry_policy={"max_retries": 1, "interval_start": 0.2,
+                                                     "interval_step": 0.5, "interval_max": 1})
+
     def _get(self, job_id: str) -> JobStatus:
         status = self.store.get(job_id) if JOB_ID.fullmatch(job_id or "") else None
         if status is None:
@@ -198,10 +203,16 @@ class CeleryQueue:
         if attempts >= self.max_attempts:
             return self._fail(status, f"the worker {worker} stopped while running this job (killed or out of "
                                       f"memory?) and the job has used its {self.max_attempts} attempt(s)")
-        log.warning("job %s: worker %s is gone; waiting for Celery to hand the job to another", status.id, worker)
         requeued = status.advanced(state=JobState.QUEUED, worker=None, eta=None)
-        self.store.transition(requeued, (JobState.RUNNING,), extra={"lost_at": str(time.time()),
-                                                                    "lost_worker": worker})
+        if self.store.transition(requeued, (JobState.RUNNING,), extra={"lost_at": str(time.time()),
+                                                                       "lost_worker": worker}):
+            # Only the caller that made the change sends the job again, at once, rather than
+            # leaving it to the visibility timeout; a later redelivery of the old message finds
+            # the job running or finished and is dropped.
+            log.warning("job %s: worker %s is gone; sending the job again", status.id, worker)
+            settings = self.store.field(status.id, "settings")
+            if settings:
+                self._send(status.id, json.loads(settings))
         return self._get(status.id)
 
     def _celery_failure(self, job_id: str) -> str | None:

@@ -2,7 +2,8 @@
 
 Keys, all under `brushwork:` (one Redis can serve several deployments with different prefixes):
 
-* `job:{id}`    hash: state, step, total, elapsed, eta, error, created, finished, worker, attempts
+* `job:{id}`    hash: state, step, total, elapsed, eta, error, created, finished, worker, attempts,
+                and the task's settings (to send it again when its worker died)
 * `input:{id}`  hash: content, style0..styleN, init — the encoded images (bytes, never paths)
 * `result:{id}` the finished PNG, with a TTL (result expiry)
 * `events:{id}` stream: one entry per progress report (status JSON + optional JPEG preview)
@@ -104,10 +105,10 @@ class JobStore:
         self.redis = redis
         self._transition = redis.register_script(_TRANSITION)
 
-    def create(self, status: JobStatus, images: dict[str, bytes], max_queued: int | None) -> int:
-        """Store a new queued job and its inputs; returns how many jobs are now queued."""
+    def create(self, status: JobStatus, images: dict[str, bytes], settings: dict[str, Any]) -> int:
+        """Store a new queued job, its task settings and inputs; returns how many jobs are now queued."""
         pipe = self.redis.pipeline()
-        pipe.hset(key("job", status.id), mapping=to_fields(status))
+        pipe.hset(key("job", status.id), mapping={**to_fields(status), "settings": json.dumps(settings)})
         pipe.expire(key("job", status.id), LIVE_TTL)
         pipe.hset(key("input", status.id), mapping=images)
         pipe.expire(key("input", status.id), LIVE_TTL)

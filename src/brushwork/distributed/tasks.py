@@ -155,6 +155,9 @@ def png_bytes(image: Any) -> bytes:
 def run_job(app: Celery, job_id: str, worker: str, settings: dict[str, Any]) -> str:
     """Run one job to a final state (see the module docstring); returns what happened."""
     stylizer, store = _resources(app)
+    known = store.get(job_id)
+    if known is None or known.state.final:  # a late copy of a finished job: nothing to wait for
+        return f"skipped: {'expired' if known is None else 'already ' + known.state.value}"
     token = CancelToken()
     heartbeat = Heartbeat(store, job_id, worker, float(settings["heartbeat"]), token)
     if not heartbeat.claim():
@@ -236,12 +239,17 @@ def _fail(store: JobStore, status: JobStatus, error: str, ttl: int) -> str:
     return f"failed: {error}"
 
 
+def stylize_job(self: Task, job_id: str, settings: dict[str, Any]) -> str:
+    """The Celery task body (bound): run one brushwork job by id."""
+    return run_job(self.app, job_id, self.request.hostname or f"pid-{os.getpid()}", settings)
+
+
 def register(app: Celery) -> Task:
-    """Add the stylize task to `app` (by name, so the server can send it without importing torch)."""
+    """Add the stylize task to `app` (by name, so the server can send it without importing torch).
+
+    `shared=False`: each app gets only its own copy, not those of every app built before it.
+    """
     from .celery_app import TASK_NAME
 
-    @app.task(name=TASK_NAME, bind=True, acks_late=True, reject_on_worker_lost=True)
-    def stylize_job(self: Task, job_id: str, settings: dict[str, Any]) -> str:
-        return run_job(self.app, job_id, self.request.hostname or f"pid-{os.getpid()}", settings)
-
-    return stylize_job
+    return app.task(name=TASK_NAME, bind=True, shared=False, acks_late=True,
+                    reject_on_worker_lost=True)(stylize_job)
