@@ -24,6 +24,11 @@ def make_queue(settings: "ServerSettings", stylizer_factory: Callable[[], Any]) 
     """
     from .local_queue import LocalQueue
 
+    if settings.broker_url:  # TODO(merge): return the Celery queue here once brushwork.distributed lands
+        import logging
+
+        logging.getLogger("brushwork.server").warning(
+            "broker_url is set, but this build has no distributed queue: running jobs in-process")
     return LocalQueue(stylizer_factory(), workers=settings.workers, queue_size=settings.queue_size,
                       result_ttl=settings.result_ttl, result_max_count=settings.result_max_count,
                       max_seconds=settings.max_seconds)
