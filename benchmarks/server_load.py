@@ -1,6 +1,6 @@
 """Load check: 20 concurrent clients against a freshly started 1-worker `brushwork serve` on 127.0.0.1.
 
-    python benchmarks/server_load.py [--clients 20] [--rounds 3] [--requests 3] [--size 128]
+    python benchmarks/server_load.py [--clients 20] [--rounds 3] [--requests 2] [--size 64]
 
 Each client sends `--requests` seed-shaped `POST /stylize` requests per round (bounded: no retry
 loops, a 300 s client timeout). Every answer must be 200 with an image of the right size, or 503
@@ -119,9 +119,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--requests", type=int, default=3, help="requests per client per round")
-    parser.add_argument("--size", type=int, default=128)
-    parser.add_argument("--steps", type=int, nargs=2, default=(5, 4), metavar=("EPOCHS", "STEPS_PER_EPOCH"))
+    parser.add_argument("--requests", type=int, default=2, help="requests per client per round")
+    parser.add_argument("--size", type=int, default=64)
+    parser.add_argument("--steps", type=int, nargs=2, default=(5, 2), metavar=("EPOCHS", "STEPS_PER_EPOCH"))
     parser.add_argument("--queue-size", type=int, default=8)
     args = parser.parse_args()
     from _machine import machine_line

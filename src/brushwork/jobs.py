@@ -17,6 +17,11 @@ from enum import Enum
 from typing import Any, Protocol, runtime_checkable
 
 
+#: The error line of a job that failed on a bug or device fault rather than on its input (the
+#: details go to the server's or worker's log); the server answers such a failure with a 500.
+INTERNAL_ERROR = "internal error while stylizing (details are in the server log)"
+
+
 class JobState(str, Enum):
     """Where a job is in its life; the last three are final."""
 

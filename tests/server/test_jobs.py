@@ -152,10 +152,12 @@ def test_run_time_limit(make_client: Callable[..., TestClient]) -> None:
 
 
 def test_finished_results_expire_by_age(make_client: Callable[..., TestClient]) -> None:
-    client = make_client(result_ttl=0.5)
+    client = make_client(result_ttl=1.0)
     job = client.post("/jobs", json=seed_body()).json()
-    assert _final(client, job["id"])["state"] == "done"
-    time.sleep(0.7)
+    with client.stream("GET", f"/jobs/{job['id']}/events") as stream:  # waits without polling (no eviction)
+        assert "event: done" in list(stream.iter_lines())
+    assert client.get(f"/jobs/{job['id']}/result").status_code == 200
+    time.sleep(1.3)
     response = client.get(f"/jobs/{job['id']}/result")
     assert response.status_code == 404 and "expired" in response.json()["detail"]
 

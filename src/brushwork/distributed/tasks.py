@@ -26,7 +26,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 
 from ..callbacks import CancelToken, Progress
 from ..errors import BrushworkError, Cancelled
-from ..jobs import JobState, JobStatus
+from ..jobs import INTERNAL_ERROR, JobState, JobStatus
 from .store import LIVE_STATES, JobStore, key
 
 log = logging.getLogger("brushwork.worker")
@@ -216,7 +216,7 @@ def _execute(stylizer: Any, store: JobStore, status: JobStatus, settings: dict[s
         return _fail(store, reporter.status, str(error), ttl)
     except Exception as error:  # a bug or a device failure: one line for the user, the trace in the log
         log.exception("job %s failed", status.id)
-        return _fail(store, reporter.status, f"the worker failed: {type(error).__name__}: {error}", ttl)
+        return _fail(store, reporter.status, INTERNAL_ERROR, ttl)
     seconds = time.perf_counter() - started
     store.redis.set(key("result", status.id), png_bytes(result.image), ex=ttl)
     done = reporter.status.advanced(state=JobState.DONE, step=reporter.status.total, eta=0.0,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -69,6 +69,10 @@ def create_app(settings: ServerSettings | None = None, queue: JobQueue | None = 
 def _load_stylizer(settings: ServerSettings) -> Any:
     from ..engine import Stylizer
 
+    if settings.threads:
+        import torch
+
+        torch.set_num_threads(settings.threads)
     log.info("loading VGG-19 on %s", settings.device)
     return Stylizer(device=settings.device)
 
@@ -79,6 +83,3 @@ def _add_page(app: FastAPI) -> None:
     @app.get("/", include_in_schema=False)
     async def index() -> FileResponse:
         return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
-
-
-StylizerFactory = Callable[[], Any]

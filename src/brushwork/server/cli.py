@@ -54,9 +54,13 @@ def _serve(args: argparse.Namespace) -> int:
         settings = ServerSettings(**given)
     except ValidationError as error:
         raise InvalidInputError(describe_validation_error(error)) from None
+    import logging
+
     import uvicorn
 
     from .app import create_app
+
+    logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s:     %(name)s: %(message)s")
 
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level,
                 timeout_graceful_shutdown=10)

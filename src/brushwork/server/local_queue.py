@@ -22,7 +22,7 @@ from PIL import Image
 
 from ..callbacks import CancelToken, Progress
 from ..errors import BrushworkError, Cancelled, JobNotFound, JobNotReady, QueueFull
-from ..jobs import JobEvent, JobRequest, JobState, JobStatus
+from ..jobs import INTERNAL_ERROR, JobEvent, JobRequest, JobState, JobStatus
 from ..options import make_options
 
 log = logging.getLogger("brushwork.server")
@@ -30,7 +30,6 @@ log = logging.getLogger("brushwork.server")
 #: What runs a job: `Stylizer.__call__`'s shape (content, styles, options, callback=, init_image=).
 StylizeFn = Callable[..., Any]
 PREVIEW_SIDE = 256
-INTERNAL_ERROR = "internal error while stylizing (details are in the server log)"
 
 
 @dataclass

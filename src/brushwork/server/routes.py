@@ -25,7 +25,7 @@ from ..jobs import JobEvent, JobQueue, JobRequest, JobState, JobStatus
 from ..options import StyleOptions
 from .errors import JobFailed, Unauthorized
 from .intake import build_job, decode_field
-from .local_queue import INTERNAL_ERROR
+from ..jobs import INTERNAL_ERROR
 from .schemas import (OPTION_FIELDS, ErrorBody, Health, JobInfo, ServerConfig, StyleFields, StylizeRequest,
                       StylizeResponse, Version, given_options)
 from .settings import ServerSettings

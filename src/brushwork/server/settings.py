@@ -25,6 +25,7 @@ class ServerSettings(BaseSettings):
     queue_size: int = Field(8, ge=0, le=10000,
                             description="Jobs that may wait for a worker; beyond that: 503 with Retry-After.")
     device: str = Field("auto", description="Device of the network: auto, cpu, cuda, cuda:N or mps.")
+    threads: int | None = Field(None, ge=1, le=1024, description="CPU threads for the network (default: all cores).")
     max_body_bytes: int = Field(25 * MiB, ge=1024, description="Largest request body in bytes.")
     max_pixels: int = Field(40_000_000, ge=256,
                             description="Most pixels (width x height) an uploaded image may have.")
