@@ -76,7 +76,7 @@ BAD_REQUESTS: list[tuple[str, dict[str, Any], int, str]] = [
     ("bad layer", {"style_layers": ["relu9_9"]}, 422, "style_layers: unknown VGG-19 layer(s) relu9_9"),
     ("server-only option", {"device": "cuda"}, 422, "device: not settable over HTTP (the server chooses it)"),
     ("unknown field", {"weights": "/etc/passwd"}, 422, "weights: unknown field"),
-    ("engine-level check", {"mode": "fast"}, 422, "mode 'fast' is not available in the optimization engine"),
+    ("engine-level check", {"style_blend_weights": [1, 2]}, 422, "style_blend_weights has 2 values for 1 style image"),
 ]
 
 
