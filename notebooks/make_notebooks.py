@@ -42,8 +42,8 @@ the package. For a single stylization without the explanations, open `QuickRunMo
 
 Change these and run the notebook again (*Run → Run All Cells*). The paths are relative to this
 folder; the defaults are the images bundled with brushwork. `STEPS` is the number of optimizer
-steps per run: more steps give a more finished image and take longer (about a minute per run at
-256 px on a laptop CPU)."""),
+steps per run: more steps give a more finished image and take longer. The notebook makes about a
+dozen runs, so on a CPU keep `SIZE` small; with a GPU, 512 px and more is quick."""),
     ("params", """\
 CONTENT = "../examples/astronaut.jpg"   # the photo
 STYLE = "../examples/strokes.png"       # the painting
