@@ -141,8 +141,8 @@ size. The style cost compares Gram matrices at five layers, `relu1_1` to `relu5_
 both fine texture and larger patterns count; again as relative errors, the layers weighed
 equally.
 
-Below: the Gram matrices at `relu1_1` of the content and of the style image — different
-statistics, which the optimization will make alike."""),
+Below: the Gram matrices at `relu1_1` of the content and of the style image, on one colour
+scale — different statistics, which the optimization will make alike."""),
     ("code", """\
 layer_weights = losses.normalized_weights(STYLE_LAYERS, None)   # equal weights, summing to one
 
@@ -236,8 +236,8 @@ print(f"{len(history.steps)} steps in {result.seconds:.1f} s on {result.device} 
 print("levels:", ", ".join(f"{level.width}×{level.height}: {level.steps} steps" for level in result.levels))
 fig = plotting.show_images([content, style, result.image], ["content", "style", "result"])"""),
     ("md", """\
-The losses at each step. The style loss falls by orders of magnitude while the content loss,
-zero at the start, rises a little: the two pull against each other, and the weights decide where
+The losses at each step (log scale). The style loss falls by more than an order of magnitude
+while the content loss, zero at the start, rises: the two pull against each other, and the weights decide where
 they meet. The dashed lines mark where a larger level begins: the image was just upsampled and
 is measured at a new resolution, so the losses jump before falling again."""),
     ("code", """\

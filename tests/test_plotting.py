@@ -66,3 +66,19 @@ def test_loss_plot_marks_each_level():
         plotting.plot_losses(LossHistory())
     curves = plotting.plot_curves({"a": [3, 2, 1], "b": [3, 3, 3]}, log=False)
     assert [line.get_label() for line in curves.axes[0].get_lines()] == ["a", "b"]
+
+
+def test_loss_plot_is_not_stretched_by_a_zero_start():
+    history = LossHistory()
+    for step, content in enumerate([0.0, 1e-9, 0.1, 0.2], start=1):
+        history(Progress(step=step, total=4, epoch=1, epochs=1, scale=1, scales=1, size=(8, 8),
+                         losses={"content": content, "style": 1.0, "tv": 0.01, "total": 2.0},
+                         elapsed=0.0, eta=0.0))
+    bottom, top = plotting.plot_losses(history).axes[0].get_ylim()
+    assert bottom >= 2.0 * 1e-3 and top >= 2.0
+
+
+def test_grams_share_one_colour_scale():
+    figure = plotting.show_grams({"weak": torch.full((1, 4, 4), 0.5), "strong": torch.full((1, 4, 4), 8.0)})
+    weak, strong = (ax.get_images()[0] for ax in figure.axes)
+    assert weak.norm.vmax == strong.norm.vmax == 8.0
