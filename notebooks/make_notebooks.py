@@ -103,8 +103,8 @@ print(" ".join(network.names))"""),
     ("md", """\
 A forward pass returns the activations at the layers we ask for. Below, for a few layers, are
 the six channels of each that vary most across the content image. The early layers keep the full
-resolution and respond to edges and colour; deeper layers are coarser and respond to larger
-parts of the picture (the face, the helmet, the flag)."""),
+resolution and respond to edges and colour; deeper layers are coarser, and each position
+responds to a larger part of the picture."""),
     ("code", """\
 with torch.no_grad():
     content_features = network(content, ["relu1_1", "relu2_1", "relu3_1", "relu4_2", "relu5_1"])
