@@ -42,8 +42,8 @@ the package. For a single stylization without the explanations, open `QuickRunMo
 
 Change these and run the notebook again (*Run → Run All Cells*). The paths are relative to this
 folder; the defaults are the images bundled with brushwork. `STEPS` is the number of optimizer
-steps per run: more steps give a more finished image and take longer (about a minute per run at
-256 px on a laptop CPU)."""),
+steps per run: more steps give a more finished image and take longer. The notebook makes about a
+dozen runs, so on a CPU keep `SIZE` small; with a GPU, 512 px and more is quick."""),
     ("params", """\
 CONTENT = "../examples/astronaut.jpg"   # the photo
 STYLE = "../examples/strokes.png"       # the painting
@@ -103,8 +103,8 @@ print(" ".join(network.names))"""),
     ("md", """\
 A forward pass returns the activations at the layers we ask for. Below, for a few layers, are
 the six channels of each that vary most across the content image. The early layers keep the full
-resolution and respond to edges and colour; deeper layers are coarser and respond to larger
-parts of the picture (the face, the helmet, the flag)."""),
+resolution and respond to edges and colour; deeper layers are coarser, and each position
+responds to a larger part of the picture."""),
     ("code", """\
 with torch.no_grad():
     content_features = network(content, ["relu1_1", "relu2_1", "relu3_1", "relu4_2", "relu5_1"])
@@ -141,8 +141,8 @@ size. The style cost compares Gram matrices at five layers, `relu1_1` to `relu5_
 both fine texture and larger patterns count; again as relative errors, the layers weighed
 equally.
 
-Below: the Gram matrices at `relu1_1` of the content and of the style image — different
-statistics, which the optimization will make alike."""),
+Below: the Gram matrices at `relu1_1` of the content and of the style image, on one colour
+scale — different statistics, which the optimization will make alike."""),
     ("code", """\
 layer_weights = losses.normalized_weights(STYLE_LAYERS, None)   # equal weights, summing to one
 
@@ -236,8 +236,8 @@ print(f"{len(history.steps)} steps in {result.seconds:.1f} s on {result.device} 
 print("levels:", ", ".join(f"{level.width}×{level.height}: {level.steps} steps" for level in result.levels))
 fig = plotting.show_images([content, style, result.image], ["content", "style", "result"])"""),
     ("md", """\
-The losses at each step. The style loss falls by orders of magnitude while the content loss,
-zero at the start, rises a little: the two pull against each other, and the weights decide where
+The losses at each step (log scale). The style loss falls by more than an order of magnitude
+while the content loss, zero at the start, rises: the two pull against each other, and the weights decide where
 they meet. The dashed lines mark where a larger level begins: the image was just upsampled and
 is measured at a new resolution, so the losses jump before falling again."""),
     ("code", """\

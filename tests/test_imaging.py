@@ -137,3 +137,12 @@ def test_array_inputs():
     with pytest.raises(InvalidInputError, match="shape"):
         imaging.load_image(np.zeros((2, 2, 2, 2)))
     assert torch.is_tensor(imaging.to_tensor(loaded.rgb))
+
+
+def test_load_tensor_scales_the_long_side(tmp_path):
+    path = tmp_path / "scene.png"
+    make_content(64).save(path)
+    tensor = imaging.load_tensor(path, 32)
+    assert tensor.shape == (1, 3, 24, 32) and tensor.dtype == torch.float32
+    assert 0.0 <= float(tensor.min()) and float(tensor.max()) <= 1.0
+    assert imaging.load_tensor(path).shape == (1, 3, 48, 64)   # None keeps the size

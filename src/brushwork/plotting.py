@@ -98,11 +98,16 @@ def show_feature_maps(features: Mapping[str, torch.Tensor], per_layer: int = 6, 
 
 
 def show_grams(grams: Mapping[str, torch.Tensor], cell: float = 3.0) -> "Figure":
-    """Gram matrices (channel × channel correlations) as heat maps, one panel each."""
+    """Gram matrices (channel × channel correlations) as heat maps on one shared colour scale."""
+    from matplotlib.colors import PowerNorm
+
+    matrices = {title: gram[0].detach().float().cpu().numpy() for title, gram in grams.items()}
+    # one colour scale for all panels, so their strengths compare; the square-root scale keeps
+    # the many small correlations visible next to the few large ones
+    norm = PowerNorm(0.5, vmin=0.0, vmax=max(float(m.max()) for m in matrices.values()))
     figure, axes = _pyplot().subplots(1, len(grams), squeeze=False, figsize=(cell * len(grams), cell + 0.4))
-    for ax, (title, gram) in zip(axes[0], grams.items()):
-        matrix = gram[0].detach().float().cpu().numpy()
-        ax.imshow(matrix, cmap="magma")
+    for ax, (title, matrix) in zip(axes[0], matrices.items()):
+        ax.imshow(matrix.clip(min=0.0), cmap="magma", norm=norm)
         ax.set_title(f"{title}\n{matrix.shape[0]}×{matrix.shape[1]}", fontsize=9)
         ax.set_xticks([])
         ax.set_yticks([])
@@ -124,6 +129,9 @@ def plot_losses(history: LossHistory, names: Sequence[str] = ("content", "style"
         ax.annotate(f"{width}×{height}", (step, 1.0), xycoords=("data", "axes fraction"),
                     xytext=(3, -12), textcoords="offset points", fontsize=8, color="grey")
     _finish_axes(ax, log, "optimizer step", "loss (content, style, tv unweighted)")
+    if log:  # the content loss starts at exactly 0: do not let it stretch the axis down to 1e-9
+        largest = max(max(history.series(name)) for name in names)
+        ax.set_ylim(bottom=max(ax.get_ylim()[0], largest * 1e-3))
     figure.tight_layout()
     return figure
 
