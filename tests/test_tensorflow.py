@@ -183,3 +183,13 @@ def test_missing_extra_is_one_clear_line(monkeypatch, capsys, image_files):
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "brushwork[tensorflow]" in err
     assert not (image_files["dir"] / "x.png").exists()
+
+
+@pytest.mark.parametrize("shape", [(40, 40, 64, 64), (37, 53, 100, 71)])
+def test_upsampling_between_levels_is_torchs_bicubic(shape):
+    from brushwork.tf.model import bicubic_resize
+
+    h, w, height, width = shape
+    image = torch.rand(1, 3, h, w, generator=torch.Generator().manual_seed(1))
+    expected = torch.nn.functional.interpolate(image, size=(height, width), mode="bicubic", align_corners=False)
+    assert np.abs(_nchw(bicubic_resize(_nhwc(image), height, width)) - expected.numpy()).max() < 1e-5
