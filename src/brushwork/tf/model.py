@@ -32,7 +32,7 @@ from ..losses import blend_grams, normalized_weights
 from ..options import StyleOptions, make_options
 from ..schedule import Level, plan_levels
 from ..weights import InputFormat, VGGWeights, load_vgg19_weights
-from .lbfgs import LBFGS
+from .optimizers import adam_state, adam_update, lbfgs_state, lbfgs_update
 from .losses import content_loss, gram_matrix, style_loss, total_variation_loss
 from .network import VGG19Features
 
@@ -52,7 +52,8 @@ class StyleTransferModel(keras.Model):
         loaded = weights if isinstance(weights, VGGWeights) else load_vgg19_weights(weights, weights_format)
         self.vgg = VGG19Features(loaded, name="vgg19")
         self.options = options or StyleOptions(backend="tensorflow")
-        self._style_cache = _StyleCache(style_cache_size)
+        self._style_cache = _Cache(style_cache_size)
+        self._steps = _Cache(16)  # compiled train steps, one per image size and loss/optimizer settings
         self.built = True  # nothing to build from input shapes: the weights are fixed
 
     # -- public ----------------------------------------------------------------------------------
@@ -141,52 +142,66 @@ class StyleTransferModel(keras.Model):
 
     def _optimize(self, image: tf.Tensor, content_targets: Targets, style_targets: Targets,
                   opts: StyleOptions, steps: int, report: Any) -> tf.Tensor:
-        """`steps` optimizer steps on the pixels; each step is one compiled graph."""
+        """`steps` optimizer steps on the pixels, each one call of a compiled graph."""
         variable = tf.Variable(image, trainable=True, name="image")
-        rate = opts.learning_rate or DEFAULT_LEARNING_RATES[opts.optimizer]
-        if opts.optimizer == "adam":
-            optimizer = keras.optimizers.Adam(learning_rate=rate, epsilon=1e-8)  # torch's epsilon
-            optimizer.build([variable])
-        else:
-            lbfgs = LBFGS(variable, rate, LBFGS_HISTORY)
-
-        @tf.function(jit_compile=False)
-        def train_step() -> dict[str, tf.Tensor]:
-            with tf.GradientTape() as tape:
-                terms = self.loss_terms(variable, content_targets, style_targets, opts)
-            gradient = tape.gradient(terms["total"], variable)
-            if opts.optimizer == "adam":
-                optimizer.apply_gradients([(gradient, variable)])
-                variable.assign(tf.clip_by_value(variable, 0.0, 1.0))  # small steps: keep pixels valid
-            else:
-                lbfgs.apply(gradient)
-            return terms
-
+        state = adam_state(variable) if opts.optimizer == "adam" else lbfgs_state(variable, LBFGS_HISTORY)
+        train_step = self._train_step(opts, tuple(image.shape))
         for _ in range(steps):
-            terms = train_step()
+            terms = train_step(variable, content_targets, style_targets, state)
             report({name: float(value) for name, value in terms.items()}, variable)
         return tf.clip_by_value(tf.convert_to_tensor(variable), 0.0, 1.0)
 
+    def _train_step(self, opts: StyleOptions, shape: tuple[int, ...]) -> Any:
+        """The compiled step for these loss and optimizer settings and this image size, kept across calls.
 
-class _StyleCache:
-    """A small thread-safe LRU of style Grams (a plain object, so Keras does not track it as state)."""
+        The size is part of the key because a traced graph holds a variable argument's shape fixed
+        (TensorFlow does not retrace when only a variable's shape changes).
+        """
+        key = (shape, opts.optimizer, opts.learning_rate, opts.content_layers, opts.style_layers,
+               opts.style_layer_weights, opts.content_weight, opts.style_weight, opts.tv_weight, opts.pooling)
+        step = self._steps.get(key)
+        return step if step is not None else self._steps.put(key, _make_train_step(self, opts))
+
+
+def _make_train_step(model: StyleTransferModel, opts: StyleOptions) -> Any:
+    """Forward, loss, gradient and optimizer update as one tf.function (the optimizer state is an argument)."""
+    rate = opts.learning_rate or DEFAULT_LEARNING_RATES[opts.optimizer]
+
+    @tf.function
+    def train_step(variable: tf.Variable, content_targets: Targets, style_targets: Targets,
+                   state: Any) -> dict[str, tf.Tensor]:
+        with tf.GradientTape() as tape:
+            terms = model.loss_terms(variable, content_targets, style_targets, opts)
+        gradient = tape.gradient(terms["total"], variable)
+        if opts.optimizer == "adam":
+            adam_update(variable, gradient, state, rate)
+            variable.assign(tf.clip_by_value(variable, 0.0, 1.0))  # small steps: keep pixels valid
+        else:
+            lbfgs_update(variable, gradient, state, rate)
+        return terms
+
+    return train_step
+
+
+class _Cache:
+    """A small thread-safe LRU (a plain object, so Keras does not track its contents as model state)."""
 
     def __init__(self, size: int) -> None:
-        self.size, self.items, self.lock = size, OrderedDict[tuple[Any, ...], Targets](), threading.Lock()
+        self.size, self.items, self.lock = size, OrderedDict[tuple[Any, ...], Any](), threading.Lock()
 
-    def get(self, key: tuple[Any, ...]) -> Targets | None:
+    def get(self, key: tuple[Any, ...]) -> Any:
         with self.lock:
             if key in self.items:
                 self.items.move_to_end(key)
                 return self.items[key]
         return None
 
-    def put(self, key: tuple[Any, ...], grams: Targets) -> Targets:
+    def put(self, key: tuple[Any, ...], value: Any) -> Any:
         with self.lock:
-            self.items[key] = grams
+            self.items[key] = value
             while len(self.items) > self.size:
                 self.items.popitem(last=False)
-        return grams
+        return value
 
 
 class _Run(torch_engine._Run):
@@ -228,6 +243,30 @@ def _device(opts: StyleOptions) -> tuple[str, str]:
     return "/CPU:0", "fp32"
 
 
+def _cubic_matrix(size_out: int, size_in: int, a: float = -0.75) -> np.ndarray:
+    """(out, in) weights of torch's bicubic resampling along one axis (align_corners=False, edges clamped)."""
+    matrix = np.zeros((size_out, size_in), np.float64)
+    for i in range(size_out):
+        source = (i + 0.5) * size_in / size_out - 0.5
+        start = int(np.floor(source))
+        t = source - start
+        for offset, x in zip(range(-1, 3), (1 + t, t, 1 - t, 2 - t)):
+            weight = ((a * x - 5 * a) * x + 8 * a) * x - 4 * a if x > 1 else ((a + 2) * x - (a + 3)) * x * x + 1
+            matrix[i, min(max(start + offset, 0), size_in - 1)] += weight
+    return matrix.astype(np.float32)
+
+
+def bicubic_resize(image: tf.Tensor, height: int, width: int) -> tf.Tensor:
+    """(1, h, w, C) -> (1, height, width, C) exactly as torch's `F.interpolate(mode="bicubic")`.
+
+    TensorFlow's own bicubic uses the Keys kernel with a = -0.5; torch (and so the PyTorch engine's
+    coarse-to-fine step) uses a = -0.75. The same upsampling keeps the two engines' levels alike.
+    """
+    rows = tf.constant(_cubic_matrix(height, int(image.shape[1])))
+    columns = tf.constant(_cubic_matrix(width, int(image.shape[2])))
+    return tf.einsum("hH,bHWc,wW->bhwc", rows, image, columns)
+
+
 def _array(image: Image.Image) -> tf.Tensor:
     """PIL RGB -> (1, H, W, 3) float32 in [0, 1]."""
     return tf.convert_to_tensor(np.asarray(image.convert("RGB"), dtype=np.float32)[None] / 255.0)
@@ -247,8 +286,7 @@ def _initial(previous: tf.Tensor | None, content: tf.Tensor, init: torch.Tensor 
              opts: StyleOptions, level: Level, rng: np.random.Generator) -> tf.Tensor:
     """The first level starts from content, noise or the init image; later ones from the last result."""
     if previous is not None:
-        upsampled = tf.image.resize(previous, (level.height, level.width), method="bicubic")
-        return tf.clip_by_value(upsampled, 0.0, 1.0)
+        return tf.clip_by_value(bicubic_resize(previous, level.height, level.width), 0.0, 1.0)
     if opts.init == "noise":
         return tf.convert_to_tensor(rng.random(content.shape, dtype=np.float32))
     if opts.init == "image" and init is not None:
