@@ -146,7 +146,7 @@ def test_tiny_training_run_logs_checkpoints_resumes_and_exports(tmp_path, capsys
     out = tmp_path / "run"
     args = ["train-fast", "--content", str(content), "--style", str(style), "-o", str(out), "--batch-size", "2",
             "--crop", "32", "--style-crops", "1", "--log-every", "1", "--checkpoint-every", "2",
-            "--device", "cpu", "--precision", "fp32"]
+            "--device", "cpu", "--precision", "fp32", "--perceptual-every", "2"]
     assert main([*args, "--steps", "4"]) == 0
     rows = list(csv.DictReader((out / "loss.csv").open()))
     assert [int(r["step"]) for r in rows] == [1, 2, 3, 4]

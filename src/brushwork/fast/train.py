@@ -53,6 +53,7 @@ class TrainConfig:
     content_weight: float = 1.0
     style_weight: float = 10.0
     identity_weight: float = 50.0     # pixel MSE of decoding the content's own features (0: off)
+    perceptual_every: int = 1         # with identity on: steps between 2 are identity-only (cheap)
     init: str | None = None           # start from these decoder weights (a checkpoint or shipped file)
     style_crops: int = 8              # cached random crops per style image
     checkpoint_every: int = 100
@@ -190,6 +191,16 @@ def loss_terms(encoder: Encoder, decoder: Decoder, content: torch.Tensor, vector
     return terms
 
 
+def identity_loss(encoder: Encoder, decoder: Decoder, content: torch.Tensor, device: torch.device,
+                  dtype: torch.dtype) -> torch.Tensor:
+    """Pixel MSE of decoding the photo's own features: no pass back through the encoder, so ~4x cheaper."""
+    with _autocast(device, dtype):
+        with torch.no_grad():
+            features = encoder(_channels_last(content, device)).float()
+        decoded = decoder(_channels_last(features, device))
+    return F.mse_loss(decoded.float(), content)
+
+
 def train(config: TrainConfig, *, weights: VGGWeights | None = None, resume: bool = True,
           report: Callable[[dict[str, float]], None] | None = None) -> Path:
     """Run (or continue) training; returns the path of the best checkpoint."""
@@ -216,23 +227,30 @@ def train(config: TrainConfig, *, weights: VGGWeights | None = None, resume: boo
     started = time.perf_counter() - state.seconds
     deadline = None if config.max_minutes is None else time.perf_counter() + 60 * config.max_minutes
     decoder.train()
+    last: dict[str, float] = {}                  # losses of the latest full (perceptual) step, for the log
     while state.step < config.steps and (deadline is None or time.perf_counter() < deadline):
         lr = config.learning_rate / (1 + config.lr_decay * state.step)
         for group in optimizer.param_groups:
             group["lr"] = lr
+        full = config.identity_weight == 0 or state.step % config.perceptual_every == 0
+        count = config.batch_size if full else 2 * config.batch_size
         content = torch.stack([random_crop(rng.choice(data.contents), config.crop, rng, jitter=True)
-                               for _ in range(config.batch_size)]).to(device)
-        picks = [rng.randrange(len(data.style_stats)) for _ in range(config.batch_size)]
-        terms = loss_terms(encoder, decoder, _channels_last(content, device), data.style_vectors[picks].to(device),
-                           _stats_batch(data, picks, device), data.layer_scale, config, device, dtype)
+                               for _ in range(count)]).to(device)
+        if full:
+            picks = [rng.randrange(len(data.style_stats)) for _ in range(config.batch_size)]
+            terms = loss_terms(encoder, decoder, _channels_last(content, device),
+                               data.style_vectors[picks].to(device), _stats_batch(data, picks, device),
+                               data.layer_scale, config, device, dtype)
+            last = {k: float(v.detach()) for k, v in terms.items()}
+        else:
+            terms = {"total": config.identity_weight * identity_loss(encoder, decoder, content, device, dtype)}
         optimizer.zero_grad(set_to_none=True)
         terms["total"].backward()
         optimizer.step()
         state.step += 1
         state.seconds = time.perf_counter() - started
-        if state.step % config.log_every == 0 or state.step == config.steps:
-            row = {"step": state.step, "seconds": round(state.seconds, 1), "lr": lr,
-                   **{k: float(v.detach()) for k, v in terms.items()}}
+        if (state.step % config.log_every == 0 or state.step == config.steps) and last:
+            row = {"step": state.step, "seconds": round(state.seconds, 1), "lr": lr, **last}
             _log(out, row)
             if report:
                 report(row)
