@@ -85,10 +85,12 @@ def test_fast_mode_stylizes_towards_the_style(stylizer, photo, strokes):
     ours = score(stylizer, result.image, photo, strokes)
     plain = score(stylizer, photo.resize((128, 128)), photo, strokes)
     assert ours.style < 0.8 * plain.style      # moved towards the painting ...
-    # ... and still the photo: closer to it than the painting itself is (the optimizer's own
-    # defaults land near 0.96 on the benchmark pairs, so an absolute bound would say little)
-    other = score(stylizer, strokes.resize((128, 128)), photo, strokes)
-    assert ours.content < 0.9 * other.content
+    # ... and still the photo: its light and dark places line up with the photo's (the painting's
+    # correlate ~0). The VGG content distance says little here: the optimizer's defaults land near 0.96.
+    def luma(image: Image.Image) -> torch.Tensor:
+        return torch.tensor(list(image.resize((128, 128)).convert("L").getdata()), dtype=torch.float64)
+
+    assert torch.corrcoef(torch.stack([luma(result.image), luma(photo)]))[0, 1] > 0.2
 
 
 def test_strength_zero_approximately_reconstructs_the_photo(stylizer, photo, strokes):
