@@ -31,6 +31,7 @@ class ProgressBar:
         self._bar.stop()
 
     def __call__(self, progress: Progress) -> None:
+        loss = progress.losses.get("total")  # fast mode has no loss to report
         detail = (f"level {progress.scale}/{progress.scales} {progress.size[0]}x{progress.size[1]}  "
-                  f"loss {progress.losses['total']:.3g}")
+                  + (f"loss {loss:.3g}" if loss is not None else "feed-forward"))
         self._bar.update(self._task, completed=progress.step, total=progress.total, detail=detail)

@@ -24,6 +24,12 @@ def register(commands: Any) -> None:
     train.add_argument("--crop", type=int, default=256, help="training crop size in pixels [256]")
     train.add_argument("--learning-rate", type=float, default=5e-4, help="Adam step size [5e-4]")
     train.add_argument("--style-weight", type=float, default=10.0, help="style loss weight [10]")
+    train.add_argument("--identity-weight", type=float, default=50.0,
+                       help="weight of the identity (photo reconstruction) loss; 0 turns it off [50]")
+    train.add_argument("--perceptual-every", type=int, default=1, metavar="N",
+                       help="full (content + style) loss every N steps; the others are cheap identity-only "
+                            "steps on twice the batch, ~4x cheaper each (needs --identity-weight > 0) [1]")
+    train.add_argument("--init", metavar="FILE", help="start from these decoder weights (checkpoint or shipped file)")
     train.add_argument("--style-crops", type=int, default=8, help="cached random crops per painting [8]")
     train.add_argument("--checkpoint-every", type=int, default=100, metavar="N", help="checkpoint every N steps [100]")
     train.add_argument("--log-every", type=int, default=10, metavar="N", help="log the loss every N steps [10]")
@@ -73,25 +79,33 @@ def _train_command(args: argparse.Namespace) -> int:
 
     from .train import TrainConfig, export_decoder, list_images, train
 
-    for name in ("steps", "batch_size", "crop", "learning_rate", "style_crops", "checkpoint_every",
+    for name in ("steps", "batch_size", "perceptual_every", "crop", "learning_rate", "style_crops", "checkpoint_every",
                  "log_every", "max_minutes", "threads"):
         _positive(name.replace("_", "-"), getattr(args, name))
     if args.crop % 8 or args.crop < 32:
         raise InvalidInputError(f"--crop must be a multiple of 8 and at least 32, not {args.crop}")
     list_images(args.content), list_images(args.style)  # fail early, with one line, on bad folders
+    if args.init and not Path(args.init).is_file():
+        raise InvalidInputError(f"--init '{args.init}': no such file")
+    if args.identity_weight < 0:
+        raise InvalidInputError("--identity-weight must be 0 or more")
     if args.threads:
         torch.set_num_threads(args.threads)
     config = TrainConfig(content_dir=args.content, style_dir=args.style, output_dir=args.output,
                          steps=args.steps, batch_size=args.batch_size, crop=args.crop,
                          learning_rate=args.learning_rate, style_weight=args.style_weight,
+                         identity_weight=args.identity_weight, init=args.init,
+                         perceptual_every=args.perceptual_every,
                          style_crops=args.style_crops, checkpoint_every=args.checkpoint_every,
                          log_every=args.log_every, max_minutes=args.max_minutes, device=args.device,
                          precision=args.precision, seed=args.seed)
 
     def report(row: dict[str, float]) -> None:
         if not args.quiet:
+            identity = f"identity {row['identity']:.4f}  " if "identity" in row else ""
             print(f"step {int(row['step'])}  loss {row['total']:.4f}  content {row['content']:.4f}  "
-                  f"style {row['style']:.4f}  lr {row['lr']:.2e}  {row['seconds']:.0f} s", file=sys.stderr, flush=True)
+                  f"style {row['style']:.4f}  {identity}lr {row['lr']:.2e}  {row['seconds']:.0f} s",
+                  file=sys.stderr, flush=True)
 
     best = train(config, resume=not args.fresh, report=report)
     print(f"best checkpoint: {best}", file=sys.stderr)

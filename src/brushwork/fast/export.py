@@ -158,7 +158,7 @@ def _litert_quant_config(precision: str):
     recipes = _require("litert_torch.generative.quantize.quant_recipes", "litert-torch")
     if precision == "fp16":
         return recipes.full_fp16_recipe()
-    return recipes.full_int8_dynamic_recipe()
+    return recipes.full_dynamic_recipe()  # int8 weights, float activations (dynamic range)
 
 
 # -- Core ML ----------------------------------------------------------------------------------------

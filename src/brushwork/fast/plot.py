@@ -8,7 +8,8 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
-SERIES = (("total", (31, 119, 180)), ("content", (44, 160, 44)), ("style", (214, 39, 40)))
+SERIES = (("total", (31, 119, 180)), ("content", (44, 160, 44)), ("style", (214, 39, 40)),
+          ("identity", (148, 103, 189)))
 
 
 def plot_curves(csv_path: Path, validation: list[dict[str, float]], target: Path,
@@ -18,7 +19,8 @@ def plot_curves(csv_path: Path, validation: list[dict[str, float]], target: Path
     if csv_path.is_file():
         with csv_path.open() as handle:
             rows = list(csv.DictReader(handle))
-    lines = {name: [(float(r["step"]), float(r[name])) for r in rows if float(r[name]) > 0] for name, _ in SERIES}
+    lines = {name: [(float(r["step"]), float(r[name])) for r in rows if r.get(name) and float(r[name]) > 0]
+             for name, _ in SERIES}
     lines["validation"] = [(float(v["step"]), float(v["validation"])) for v in validation if v["validation"] > 0]
     points = [p for line in lines.values() for p in line]
     image = Image.new("RGB", size, "white")
