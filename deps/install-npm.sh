@@ -8,7 +8,9 @@ files="ort.wasm.min.js ort-wasm-simd-threaded.mjs ort-wasm-simd-threaded.wasm"
 spec=$(sed 's/#.*//' deps/npm/phone.txt | grep onnxruntime-web | tr -d ' ')
 if [ -f "$target/VERSION" ] && [ "$(cat "$target/VERSION")" = "$spec" ]; then exit 0; fi
 if ! command -v npm >/dev/null; then
-  echo "deps: npm is needed to fetch $spec for the phone page (apt-get install npm)" >&2; exit 1
+  SUDO=$([ "$(id -u)" -eq 0 ] && echo "" || echo sudo)
+  echo "deps: installing npm (to fetch $spec for the phone page)" >&2
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends npm >/dev/null
 fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
