@@ -6,13 +6,10 @@ call builds its targets, then optimizes the pixels of the output image, coarse t
 
 from __future__ import annotations
 
-import hashlib
-import math
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,45 +17,23 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from . import colour, imaging
+from . import imaging
 from .callbacks import Callback, Progress
 from .device import Placement, resolve
-from .errors import InvalidInputError
 from .features import VGG19Features, build_features
-from .imaging import ImageInput, LoadedImage
-from .losses import blend_grams, content_loss, gram_matrix, normalized_weights, style_loss, total_variation_loss
+from .imaging import ImageInput
+from .lbfgs import LBFGSState, lbfgs_step
+from .losses import (blend_grams, content_loss, gram_matrix, normalized_weights, style_loss,
+                     total_variation_loss)
 from .options import StyleOptions, make_options
+from .pipeline import (PreparedInputs, RunProgress, StyleResult, as_list, check_call, content_detail, finish,
+                       image_digest, prepare, resized)
 from .schedule import Level, plan_levels
 from .weights import InputFormat, VGGWeights, load_vgg19_weights
 
 Grams = dict[str, torch.Tensor]
 DEFAULT_LEARNING_RATES = {"lbfgs": 1.0, "adam": 0.02}
 LBFGS_HISTORY = 50
-
-
-@dataclass(frozen=True)
-class StyleResult:
-    """What a run produced: the image, the options it ran with, its loss history and timings."""
-
-    image: Image.Image
-    options: StyleOptions
-    history: list[dict[str, float]] = field(default_factory=list)
-    levels: list[Level] = field(default_factory=list)
-    seconds: float = 0.0
-    device: str = "cpu"
-    precision: str = "fp32"
-
-
-@dataclass(frozen=True)
-class _Inputs:
-    """Images prepared for one run (after colour handling), at full output size."""
-
-    content: torch.Tensor            # (1, 3, H, W) what the network sees as content
-    content_colour: torch.Tensor     # (1, 3, H, W) the original content (for luminance recombining)
-    styles: list[Image.Image]        # what the network sees as style, one per style image
-    blend: list[float]
-    alpha: Image.Image | None
-    init: torch.Tensor | None
 
 
 class Stylizer:
@@ -91,23 +66,23 @@ class Stylizer:
         opts = make_options(options, **overrides) if overrides or options is None else options
         if opts.backend == "tensorflow":  # same options, same result record: the Keras engine runs it
             return self._tensorflow().stylize(content, style, opts, callback=callback, init_image=init_image)
-        styles = _as_list(style)
-        _check_call(opts, styles, init_image)
+        styles = as_list(style)
+        check_call(opts, styles, init_image)
         placement = self._placement(opts)
         started = time.perf_counter()
         # 2. prepare images
-        inputs = _prepare(content, styles, opts, init_image)
+        inputs = prepare(content, styles, opts, init_image)
         if opts.mode == "fast":
             return self._fast_call(inputs, opts, placement, started, callback)
         height, width = inputs.content.shape[-2:]
         levels = plan_levels(width, height, opts.scales, opts.min_scale_size, opts.total_steps)
         network = self._network(opts, placement)
-        run = _Run(opts, levels, callback, started, inputs.content_colour, opts.preserve_colour == "luminance")
+        run = RunProgress(opts, levels, callback, started, inputs.content_colour, opts.preserve_colour == "luminance")
         generator = torch.Generator().manual_seed(opts.seed if opts.seed is not None else torch.seed())
         image: torch.Tensor | None = None
         for index, level in enumerate(levels):
             # 3. targets for this level (style targets cached across calls)
-            content_here = _resized(inputs.content, level).to(placement.device)
+            content_here = resized(inputs.content, level).to(placement.device)
             targets = self._content_targets(network, content_here, opts)
             style_targets = self._style_targets(network, inputs, level, opts, placement)
             # 4. initialise, optimize, report
@@ -115,7 +90,7 @@ class Stylizer:
             image = _optimize(network, image, targets, style_targets, opts, level.steps,
                               lambda terms, img, i=index: run.report(i, terms, img))
         assert image is not None
-        result = _finish(image, inputs, opts)
+        result = finish(image, inputs, opts)
         return StyleResult(image=result, options=opts, history=run.history, levels=levels,
                            seconds=time.perf_counter() - started, device=str(placement.device),
                            precision=placement.precision)
@@ -135,7 +110,7 @@ class Stylizer:
             found = network(tensor.to(placement.device), layers)
         return {name: value.float() for name, value in found.items()}
 
-    def _fast_call(self, inputs: "_Inputs", opts: StyleOptions, placement: Placement, started: float,
+    def _fast_call(self, inputs: "PreparedInputs", opts: StyleOptions, placement: Placement, started: float,
                    callback: Callback | None) -> StyleResult:
         """Feed-forward mode: one style-network pass per new style, one transfer-network pass."""
         model = self._fast_model(placement)
@@ -144,7 +119,7 @@ class Stylizer:
 
         vector = model.blended_vector(inputs.styles, inputs.blend, style_long_side(opts, width, height))
         image = model.transfer(inputs.content, vector, opts.style_strength)
-        result = _finish(image, inputs, opts)
+        result = finish(image, inputs, opts)
         seconds = time.perf_counter() - started
         if callback is not None:
             callback(Progress(step=1, total=1, epoch=1, epochs=1, scale=1, scales=1, size=(width, height),
@@ -173,7 +148,9 @@ class Stylizer:
         """The Keras engine (`brushwork.tf`), built on first use from the same weights."""
         with self._lock:
             if self._tf_model is None:
-                from .tf import StyleTransferModel  # raises BackendUnavailable without the extra
+                from .tf import (
+                    StyleTransferModel,  # raises BackendUnavailable without the extra
+                )
 
                 self._tf_model = StyleTransferModel(self.weights)
             return self._tf_model
@@ -191,7 +168,7 @@ class Stylizer:
         with torch.no_grad():
             return {k: v.float() for k, v in network(content, opts.content_layers).items()}
 
-    def _style_targets(self, network: VGG19Features, inputs: _Inputs, level: Level,
+    def _style_targets(self, network: VGG19Features, inputs: PreparedInputs, level: Level,
                        opts: StyleOptions, placement: Placement) -> Grams:
         grams = [self._style_grams(network, style, level, opts, placement) for style in inputs.styles]
         return grams[0] if len(grams) == 1 else blend_grams(grams, inputs.blend)
@@ -200,7 +177,7 @@ class Stylizer:
                      opts: StyleOptions, placement: Placement) -> Grams:
         long_side = max(16, round(max(level.width, level.height) * opts.style_scale))
         size = imaging.output_size(*style.size, long_side)
-        key = (_image_digest(style), size, opts.style_layers, opts.pooling, placement.device, placement.dtype)
+        key = (image_digest(style), size, opts.style_layers, opts.pooling, placement.device, placement.dtype)
         with self._lock:
             if key in self._style_cache:
                 self._style_cache.move_to_end(key)
@@ -228,63 +205,18 @@ def stylize(content: ImageInput, style: ImageInput | Sequence[ImageInput], *,
 
 
 # -- the steps of a call, as small functions ----------------------------------------------------
-def _as_list(style: ImageInput | Sequence[ImageInput]) -> list[ImageInput]:
-    if isinstance(style, (list, tuple)):
-        if not style:
-            raise InvalidInputError("at least one style image is needed")
-        return list(style)
-    return [style]
-
-
-def _check_call(opts: StyleOptions, styles: list[ImageInput], init_image: ImageInput | None) -> None:
-    if opts.mode == "fast" and init_image is not None:
-        raise InvalidInputError("an init image has no meaning in fast mode (there is no optimization)")
-    if opts.style_blend_weights is not None and len(opts.style_blend_weights) != len(styles):
-        raise InvalidInputError(f"style_blend_weights has {len(opts.style_blend_weights)} values "
-                                f"for {len(styles)} style image(s)")
-    if opts.init == "image" and init_image is None:
-        raise InvalidInputError("init='image' needs an init_image")
-
-
-def _prepare(content: ImageInput, styles: list[ImageInput], opts: StyleOptions,
-             init_image: ImageInput | None) -> _Inputs:
-    loaded: LoadedImage = imaging.load_image(content)
-    size = imaging.output_size(*loaded.rgb.size, opts.size)
-    content_t = imaging.to_tensor(imaging.resize(loaded.rgb, size))
-    style_images = [imaging.load_image(s).rgb for s in styles]
-    seen = content_t
-    if opts.preserve_colour == "luminance":
-        seen = colour.as_gray_rgb(colour.luminance(content_t))
-        style_images = [imaging.to_pil(colour.match_luminance(imaging.to_tensor(s), content_t))
-                        for s in style_images]
-    elif opts.preserve_colour == "histogram":
-        style_images = [imaging.to_pil(colour.match_histogram(imaging.to_tensor(s), content_t))
-                        for s in style_images]
-    init = None
-    if opts.init == "image" and init_image is not None:
-        init = imaging.to_tensor(imaging.resize(imaging.load_image(init_image).rgb, size))
-    blend = list(opts.style_blend_weights or [1.0] * len(style_images))
-    return _Inputs(seen, content_t, style_images, blend, loaded.alpha, init)
-
-
-def _resized(image: torch.Tensor, level: Level) -> torch.Tensor:
-    if tuple(image.shape[-2:]) == (level.height, level.width):
-        return image
-    return imaging.to_tensor(imaging.resize(imaging.to_pil(image), (level.width, level.height)))
-
-
 def _initial(previous: torch.Tensor | None, content: torch.Tensor, init: torch.Tensor | None,
              opts: StyleOptions, level: Level, generator: torch.Generator) -> torch.Tensor:
     """The first level starts from content, noise or the init image; later ones from the last result."""
     if previous is not None:
         upsampled = F.interpolate(previous, size=(level.height, level.width), mode="bicubic",
                                   align_corners=False)
-        return upsampled.clamp(0, 1)
+        return (upsampled + content_detail(content, tuple(previous.shape[-2:]))).clamp(0, 1)
     if opts.init == "noise":
         noise = torch.rand(content.shape, generator=generator)
         return noise.to(content.device)
     if opts.init == "image" and init is not None:
-        return _resized(init, level).to(content.device)
+        return resized(init, level).to(content.device)
     return content.clone()
 
 
@@ -299,94 +231,30 @@ def _loss_terms(network: VGG19Features, image: torch.Tensor, content_targets: Gr
     return {"content": content, "style": style, "tv": tv, "total": total}
 
 
-def _make_optimizer(opts: StyleOptions, image: torch.Tensor) -> torch.optim.Optimizer:
-    rate = opts.learning_rate or DEFAULT_LEARNING_RATES[opts.optimizer]
-    if opts.optimizer == "adam":
-        return torch.optim.Adam([image], lr=rate)
-    # max_iter=1: one function evaluation per step() call, so we can report every step;
-    # the curvature history lives in the optimizer state and carries over between calls.
-    return torch.optim.LBFGS([image], lr=rate, max_iter=1, history_size=LBFGS_HISTORY,
-                             tolerance_grad=0.0, tolerance_change=0.0)
-
-
 def _optimize(network: VGG19Features, image: torch.Tensor, content_targets: Grams, style_targets: Grams,
               opts: StyleOptions, steps: int, report: Any) -> torch.Tensor:
+    """`steps` optimizer steps on the pixels, one loss evaluation (forward + backward) each."""
     image = image.detach().clone().requires_grad_(True)
-    optimizer = _make_optimizer(opts, image)
+    rate = opts.learning_rate or DEFAULT_LEARNING_RATES[opts.optimizer]
+    adam = torch.optim.Adam([image], lr=rate) if opts.optimizer == "adam" else None
+    state = LBFGSState(LBFGS_HISTORY)
     layer_weights = normalized_weights(opts.style_layers, opts.style_layer_weights)
-    last: dict[str, torch.Tensor] = {}
-
-    def closure() -> torch.Tensor:
-        optimizer.zero_grad(set_to_none=True)
+    for _ in range(steps):
+        image.grad = None
         terms = _loss_terms(network, image, content_targets, style_targets, opts, layer_weights)
         terms["total"].backward()
-        last.update(terms)
-        return terms["total"]
-
-    for _ in range(steps):
-        optimizer.step(closure)
-        if opts.optimizer == "adam":
+        assert image.grad is not None
+        if adam is not None:
+            adam.step()
             with torch.no_grad():
                 image.clamp_(0, 1)  # Adam takes small steps: keeping pixels valid costs nothing
-        report({name: float(value.detach()) for name, value in last.items()}, image)
+        else:
+            lbfgs_step(image, float(terms["total"].detach()), image.grad, state, rate)
+        report({name: float(value.detach()) for name, value in terms.items()}, image)
     return image.detach().clamp(0, 1)
-
-
-def _finish(image: torch.Tensor, inputs: _Inputs, opts: StyleOptions) -> Image.Image:
-    image = image.cpu()
-    if opts.preserve_colour == "luminance":
-        content = inputs.content_colour
-        if tuple(content.shape[-2:]) != tuple(image.shape[-2:]):
-            content = F.interpolate(content, size=image.shape[-2:], mode="bicubic", align_corners=False)
-        image = colour.recombine_luminance(image, content)
-    return imaging.with_alpha(imaging.to_pil(image), inputs.alpha)
-
-
-class _Run:
-    """Turns each optimizer step into a Progress record (ETA weighted by each level's pixels)."""
-
-    def __init__(self, opts: StyleOptions, levels: list[Level], callback: Callback | None,
-                 started: float, content_colour: torch.Tensor, luminance: bool) -> None:
-        self.opts, self.levels, self.callback, self.started = opts, levels, callback, started
-        self.content_colour, self.luminance = content_colour, luminance
-        self.total = sum(level.steps for level in levels)
-        self.work_total = sum(level.steps * level.pixels for level in levels)
-        self.work_done = 0
-        self.step = 0
-        self.history: list[dict[str, float]] = []
-
-    def report(self, level_index: int, terms: dict[str, float], image: torch.Tensor) -> None:
-        level = self.levels[level_index]
-        self.step += 1
-        self.work_done += level.pixels
-        self.history.append(terms)
-        if self.callback is None:
-            return
-        elapsed = time.perf_counter() - self.started
-        eta = elapsed / self.work_done * (self.work_total - self.work_done)
-        preview = None
-        every = self.opts.preview_every
-        if every and (self.step % every == 0 or self.step == self.total):
-            preview = self._preview(image)
-        self.callback(Progress(
-            step=self.step, total=self.total, epoch=math.ceil(self.step / self.opts.steps_per_epoch),
-            epochs=self.opts.epochs, scale=level_index + 1, scales=len(self.levels),
-            size=(level.width, level.height), losses=terms, elapsed=elapsed, eta=eta, preview=preview))
-
-    def _preview(self, image: torch.Tensor) -> Image.Image:
-        current = image.detach().cpu().clamp(0, 1)
-        if self.luminance:
-            content = F.interpolate(self.content_colour, size=current.shape[-2:], mode="bilinear",
-                                    align_corners=False)
-            current = colour.recombine_luminance(current, content)
-        return imaging.to_pil(current)
 
 
 def _depth(layer: str) -> int:
     from .features import LAYER_NAMES
 
     return LAYER_NAMES.index(layer)
-
-
-def _image_digest(image: Image.Image) -> str:
-    return hashlib.sha1(image.tobytes() + repr(image.size).encode()).hexdigest()

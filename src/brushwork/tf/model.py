@@ -22,10 +22,10 @@ import tensorflow as tf
 import torch
 from PIL import Image
 
-from .. import engine as torch_engine
-from .. import imaging
+from .. import imaging, pipeline
 from ..callbacks import Callback
-from ..engine import DEFAULT_LEARNING_RATES, LBFGS_HISTORY, StyleResult
+from ..engine import DEFAULT_LEARNING_RATES, LBFGS_HISTORY
+from ..pipeline import StyleResult
 from ..errors import DeviceError
 from ..imaging import ImageInput
 from ..losses import blend_grams, normalized_weights
@@ -77,12 +77,12 @@ class StyleTransferModel(keras.Model):
         # 1. check inputs
         base = options if options is not None else self.options
         opts = make_options(base, **overrides) if overrides else base
-        styles = [_image_input(s) for s in torch_engine._as_list(_listify(style))]
-        torch_engine._check_call(opts, styles, init_image)
+        styles = [_image_input(s) for s in pipeline.as_list(_listify(style))]
+        pipeline.check_call(opts, styles, init_image)
         device, precision = _device(opts)
         started = time.perf_counter()
         # 2. prepare images (colour handling as in the PyTorch engine)
-        inputs = torch_engine._prepare(_image_input(content), styles, opts, init_image)
+        inputs = pipeline.prepare(_image_input(content), styles, opts, init_image)
         height, width = inputs.content.shape[-2:]
         levels = plan_levels(width, height, opts.scales, opts.min_scale_size, opts.total_steps)
         run = _Run(opts, levels, callback, started, inputs.content_colour, opts.preserve_colour == "luminance")
@@ -91,7 +91,7 @@ class StyleTransferModel(keras.Model):
         with tf.device(device):
             for index, level in enumerate(levels):
                 # 3. targets for this level (style targets cached across calls)
-                content_here = _nhwc(torch_engine._resized(inputs.content, level))
+                content_here = _nhwc(pipeline.resized(inputs.content, level))
                 content_targets = self._features(content_here, opts.content_layers, opts.pooling)
                 style_targets = self._style_targets(inputs.styles, inputs.blend, level, opts)
                 # 4. initialise, optimize, report
@@ -99,7 +99,7 @@ class StyleTransferModel(keras.Model):
                 image = self._optimize(image, content_targets, style_targets, opts, level.steps,
                                        lambda terms, img, i=index: run.report(i, terms, img))
         assert image is not None
-        result = torch_engine._finish(_nchw(image), inputs, opts)
+        result = pipeline.finish(_nchw(image), inputs, opts)
         return StyleResult(image=result, options=opts, history=run.history, levels=levels,
                            seconds=time.perf_counter() - started, device=device, precision=precision)
 
@@ -133,7 +133,7 @@ class StyleTransferModel(keras.Model):
     def _style_grams(self, style: Image.Image, level: Level, opts: StyleOptions) -> Targets:
         long_side = max(16, round(max(level.width, level.height) * opts.style_scale))
         size = imaging.output_size(*style.size, long_side)
-        key = (torch_engine._image_digest(style), size, opts.style_layers, opts.pooling)
+        key = (pipeline.image_digest(style), size, opts.style_layers, opts.pooling)
         grams = self._style_cache.get(key)
         if grams is None:
             found = self._features(_array(imaging.resize(style, size)), opts.style_layers, opts.pooling)
@@ -177,7 +177,7 @@ def _make_train_step(model: StyleTransferModel, opts: StyleOptions) -> Any:
             adam_update(variable, gradient, state, rate)
             variable.assign(tf.clip_by_value(variable, 0.0, 1.0))  # small steps: keep pixels valid
         else:
-            lbfgs_update(variable, gradient, state, rate)
+            lbfgs_update(variable, terms["total"], gradient, state, rate)
         return terms
 
     return train_step
@@ -204,7 +204,7 @@ class _Cache:
         return value
 
 
-class _Run(torch_engine._Run):
+class _Run(pipeline.RunProgress):
     """The PyTorch engine's progress reporting; previews converted from channels-last TF tensors."""
 
     def _preview(self, image: Any) -> Image.Image:
@@ -286,9 +286,10 @@ def _initial(previous: tf.Tensor | None, content: tf.Tensor, init: torch.Tensor 
              opts: StyleOptions, level: Level, rng: np.random.Generator) -> tf.Tensor:
     """The first level starts from content, noise or the init image; later ones from the last result."""
     if previous is not None:
-        return tf.clip_by_value(bicubic_resize(previous, level.height, level.width), 0.0, 1.0)
+        detail = _nhwc(pipeline.content_detail(_nchw(content), tuple(previous.shape[1:3])))
+        return tf.clip_by_value(bicubic_resize(previous, level.height, level.width) + detail, 0.0, 1.0)
     if opts.init == "noise":
         return tf.convert_to_tensor(rng.random(content.shape, dtype=np.float32))
     if opts.init == "image" and init is not None:
-        return _nhwc(torch_engine._resized(init, level))
+        return _nhwc(pipeline.resized(init, level))
     return tf.identity(content)

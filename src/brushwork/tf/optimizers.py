@@ -5,10 +5,8 @@ updates run inside it. Keeping the state out of Python objects lets one traced s
 call at the same image size (a server's repeated requests) instead of tracing anew each time.
 
 * Adam: `torch.optim.Adam`'s update (bias-corrected, epsilon added to sqrt(v_hat)).
-* L-BFGS: `torch.optim.LBFGS` with `max_iter=1`, no line search and zero tolerances, as the
-  PyTorch engine calls it: one function evaluation per step, a fixed step size `lr` (the first
-  step scaled by 1/|g|_1), the two-loop recursion over the last `history` (s, y) pairs, a pair
-  kept only when y.s > 1e-10, and no move when the direction is not a descent direction.
+* L-BFGS: `brushwork.lbfgs` (one evaluation per step, a sized first step, steps capped at
+  MAX_STEP per pixel, blow-ups undone and retried shorter), the same constants and branches.
 """
 
 from __future__ import annotations
@@ -16,6 +14,8 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import tensorflow as tf
+
+from ..lbfgs import BACKTRACK, CURVATURE_EPS, FIRST_STEP, GROWTH_LIMIT, MAX_STEP
 
 ADAM_BETAS = (0.9, 0.999)
 ADAM_EPSILON = 1e-8
@@ -33,11 +33,13 @@ class LBFGSState(NamedTuple):
     rho: tf.Variable                # (history,) 1 / (y . s)
     count: tf.Variable              # pairs held
     head: tf.Variable               # ring slot the next pair goes to
-    iterations: tf.Variable
-    direction: tf.Variable          # (N,) last search direction d
-    previous_gradient: tf.Variable  # (N,)
-    step_size: tf.Variable          # last t
+    iterations: tf.Variable         # accepted points so far
+    point: tf.Variable              # (N,) last accepted point
+    gradient: tf.Variable           # (N,) its gradient
+    loss: tf.Variable               # its loss
+    step: tf.Variable               # (N,) the last move taken from `point`
     h_diag: tf.Variable             # initial inverse-Hessian scale y.s / y.y
+    rejected: tf.Variable           # steps undone so far
 
 
 def adam_state(variable: tf.Variable) -> AdamState:
@@ -65,30 +67,41 @@ def lbfgs_state(variable: tf.Variable, history: int = 50) -> LBFGSState:
         return tf.Variable(value, trainable=False)
 
     return LBFGSState(new(tf.zeros((history, size))), new(tf.zeros((history, size))), new(tf.zeros((history,))),
-                      new(0), new(0), new(0), new(tf.zeros((size,))), new(tf.zeros((size,))), new(0.0), new(1.0))
+                      new(0), new(0), new(0), new(tf.zeros((size,))), new(tf.zeros((size,))), new(0.0),
+                      new(tf.zeros((size,))), new(1.0), new(0))
 
 
-def lbfgs_update(variable: tf.Variable, gradient: tf.Tensor, state: LBFGSState, lr: float) -> None:
-    """One L-BFGS step from the gradient at the variable's current value (inside tf.function)."""
+def lbfgs_update(variable: tf.Variable, loss: tf.Tensor, gradient: tf.Tensor, state: LBFGSState,
+                 lr: float) -> None:
+    """One L-BFGS step from the loss and gradient at the variable's current value (inside tf.function)."""
+    x = tf.reshape(variable, (-1,))
     g = tf.reshape(gradient, (-1,))
-    if state.iterations > 0:
-        _remember(state, g - state.previous_gradient, state.direction * state.step_size)
-        direction = _two_loop(state, g)
-        step_size = tf.constant(lr)
+    if state.iterations > 0 and not loss <= GROWTH_LIMIT * state.loss:
+        state.rejected.assign_add(1)  # undo the blow-up (or NaN); retry the same direction, shorter
+        state.step.assign(state.step * BACKTRACK)
+        variable.assign(tf.reshape(state.point + state.step, tf.shape(variable)))
     else:
-        direction = -g
-        step_size = tf.minimum(1.0, 1.0 / tf.reduce_sum(tf.abs(g))) * lr
-    state.previous_gradient.assign(g)
-    state.direction.assign(direction)
-    state.step_size.assign(step_size)
-    state.iterations.assign_add(1)
-    if tf.tensordot(g, direction, 1) <= 0.0:  # torch stops (no update) when d is not a descent direction
-        variable.assign_add(tf.reshape(step_size * direction, tf.shape(variable)))
+        if state.iterations > 0:
+            _remember(state, g - state.gradient, x - state.point)
+        direction = _two_loop(state, g)
+        if state.count == 0:
+            length = FIRST_STEP / tf.maximum(tf.reduce_max(tf.abs(g)), 1e-12)
+        else:
+            length = tf.minimum(lr, MAX_STEP / tf.maximum(tf.reduce_max(tf.abs(direction)), 1e-12))
+        state.point.assign(x)
+        state.gradient.assign(g)
+        state.loss.assign(loss)
+        state.iterations.assign_add(1)
+        if tf.tensordot(g, direction, 1) < 0.0:
+            state.step.assign(length * direction)
+        else:  # not a descent direction (flat or converged): stay put
+            state.step.assign(tf.zeros_like(x))
+        variable.assign(tf.reshape(x + state.step, tf.shape(variable)))
 
 
 def _remember(state: LBFGSState, y: tf.Tensor, s: tf.Tensor) -> None:
     ys = tf.tensordot(y, s, 1)
-    if ys > 1e-10:
+    if ys > CURVATURE_EPS:
         history = tf.shape(state.rho)[0]
         state.s[state.head].assign(s)
         state.y[state.head].assign(y)

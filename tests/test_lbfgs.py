@@ -1,0 +1,55 @@
+"""brushwork.lbfgs: converges, sizes its first step, caps steps and undoes blow-ups."""
+
+import torch
+
+from brushwork.lbfgs import BACKTRACK, FIRST_STEP, MAX_STEP, LBFGSState, lbfgs_step
+
+
+def _run(loss_fn, x: torch.Tensor, steps: int, state: LBFGSState) -> list[float]:
+    losses = []
+    for _ in range(steps):
+        x.grad = None
+        loss = loss_fn(x)
+        loss.backward()
+        losses.append(float(loss.detach()))
+        lbfgs_step(x, float(loss.detach()), x.grad, state)
+    return losses
+
+
+def test_converges_on_an_ill_conditioned_quadratic():
+    scales = torch.logspace(0, 3, 200)
+    target = torch.rand(200, generator=torch.Generator().manual_seed(0))
+    x = torch.zeros(200, requires_grad=True)
+    losses = _run(lambda v: (scales * (v - target) ** 2).sum(), x, 120, LBFGSState(history=10))
+    assert losses[-1] < 1e-6 * losses[0]
+    assert torch.allclose(x.detach(), target, atol=0.02)
+
+
+def test_first_step_moves_the_largest_pixel_by_first_step():
+    x = torch.full((1, 3, 8, 8), 0.5, requires_grad=True)
+    state = LBFGSState(history=5)
+    _run(lambda v: 1e6 * (v ** 2).sum(), x, 1, state)  # a huge gradient: torch's 1/|g|_1 rule would barely move
+    assert abs(float((x.detach() - 0.5).abs().max()) - FIRST_STEP) < 1e-6
+
+
+def test_steps_are_capped_per_pixel():
+    x = torch.zeros(50, requires_grad=True)
+    state = LBFGSState(history=5)
+    previous = x.detach().clone()
+    for _ in range(6):  # a flat quadratic with a far minimum: L-BFGS wants huge steps
+        _run(lambda v: 1e-3 * ((v - 100.0) ** 2).sum(), x, 1, state)
+        assert float((x.detach() - previous).abs().max()) <= max(MAX_STEP, FIRST_STEP) + 1e-6
+        previous = x.detach().clone()
+
+
+def test_blow_up_is_undone_and_retried_shorter():
+    state = LBFGSState(history=5)
+    x = torch.zeros(4, requires_grad=True)
+    accepted = x.detach().clone()
+    lbfgs_step(x, 1.0, torch.ones(4), state)       # accepted point 0 with loss 1: moves downhill
+    step = x.detach() - accepted
+    lbfgs_step(x, 50.0, torch.ones(4), state)      # the new point's loss blew up: back off
+    assert state.rejected == 1
+    assert torch.allclose(x.detach(), accepted + BACKTRACK * step)
+    lbfgs_step(x, float("nan"), torch.ones(4), state)  # NaN counts as a blow-up too
+    assert state.rejected == 2 and torch.isfinite(x).all()
