@@ -5,7 +5,7 @@ import pytest
 import torch
 from PIL import Image
 
-from brushwork import Cancelled, CancelToken, InvalidInputError, LossHistory, Progress, Stylizer, colour, imaging
+from brushwork import Cancelled, CancelToken, InvalidInputError, LossHistory, Progress, colour, imaging
 from brushwork.metrics import score
 
 from .conftest import EXAMPLES, make_content, make_style

@@ -43,7 +43,15 @@ def test_web_page_paints_an_image(live_server: str, tmp_path: Path) -> None:
             assert (width, height) == (64, 48)
             assert page.is_visible("#download")
             assert page.get_attribute("#download", "download") == "house-brushwork.png"
-            assert "64 × 48 px" in page.text_content("#result-meta")
+            assert "64 × 48 px · fast preview" in page.text_content("#result-meta")   # feed-forward first
+            fast_src = page.get_attribute("#result", "src")
+
+            page.click("#refine")                                   # then the optimizer, on request
+            page.wait_for_function("document.querySelector('#result-meta').textContent.includes('optimized')",
+                                   timeout=60_000)
+            assert page.get_attribute("#result", "src") != fast_src and page.is_hidden("#refine")
+            width, height = page.eval_on_selector("#result", "img => [img.naturalWidth, img.naturalHeight]")
+            assert (width, height) == (64, 48)
             assert page.is_hidden("#error") and not errors
 
             # a readable error: the page says what the server said

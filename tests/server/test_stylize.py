@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import struct
+import time
 import zlib
 from collections.abc import Callable
 from typing import Any
@@ -38,6 +39,26 @@ def test_several_styles_and_library_options_by_name(client: TestClient) -> None:
                      preserve_colour="luminance", optimizer="adam", seed=7)
     response = client.post("/stylize", json=body)
     assert response.status_code == 200, response.text
+
+
+def test_fast_mode_over_stylize_and_jobs(client: TestClient) -> None:
+    """`"mode": "fast"` runs the feed-forward networks: one progress step, the asked size, and a
+    result that differs from the optimizer's for the same request."""
+    fast = client.post("/stylize", json=seed_body(size=48, mode="fast", style_strength=0.8))
+    assert fast.status_code == 200, fast.text
+    optimized = client.post("/stylize", json=seed_body(size=48))
+    fast_image, optimized_image = decode_png(fast.json()["result"]), decode_png(optimized.json()["result"])
+    assert fast_image.size == optimized_image.size == (48, 36)
+    assert fast_image.tobytes() != optimized_image.tobytes()
+    job = client.post("/jobs", json=seed_body(size=48, mode="fast"))
+    assert job.status_code == 202, job.text
+    for _ in range(200):
+        info = client.get(f"/jobs/{job.json()['id']}").json()
+        if info["state"] == "done":
+            break
+        time.sleep(0.05)
+    assert info["state"] == "done" and info["total"] == 1
+    assert "fast" in client.get("/config").json()["choices"]["mode"]
 
 
 def _png_claiming(width: int, height: int) -> bytes:

@@ -214,7 +214,7 @@ def _execute(stylizer: Any, store: JobStore, status: JobStatus, settings: dict[s
         return "cancelled"
     except BrushworkError as error:
         return _fail(store, reporter.status, str(error), ttl)
-    except Exception as error:  # a bug or a device failure: one line for the user, the trace in the log
+    except Exception:  # a bug or a device failure: one line for the user, the trace in the log
         log.exception("job %s failed", status.id)
         return _fail(store, reporter.status, INTERNAL_ERROR, ttl)
     seconds = time.perf_counter() - started

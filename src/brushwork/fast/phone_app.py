@@ -79,18 +79,38 @@ def _icons(folder: Path) -> None:
         image.save(folder / f"icon-{size}.png")
 
 
-def mount_phone(app: Any, path: str = "/phone", cache_dir: str | Path | None = None, *,
-                precision: str = "fp32") -> Path:
-    """Build the page once (into `cache_dir`, default ~/.cache/brushwork/phone-<version>) and mount it.
-
-    `app` is a FastAPI or Starlette application; the page is then at `<path>/`.
-    """
-    from starlette.staticfiles import StaticFiles
-
+def phone_folder(cache_dir: str | Path | None = None, *, precision: str = "fp32") -> Path:
+    """The built page in `cache_dir` (default ~/.cache/brushwork/phone-<version>-<precision>), built if absent."""
     for suffix, kind in MIME_TYPES.items():
         mimetypes.add_type(kind, suffix)
     folder = Path(cache_dir) if cache_dir else Path.home() / ".cache" / "brushwork" / f"phone-{__version__}-{precision}"
     if not (folder / "build.json").is_file():
-        build_phone_app(folder, precision=precision)
+        partial = folder.with_name(folder.name + ".partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        build_phone_app(partial, precision=precision)
+        shutil.rmtree(folder, ignore_errors=True)
+        partial.rename(folder)  # a half-built page is never served
+    return folder
+
+
+def phone_file(folder: Path, path: str) -> Path | None:
+    """The file a request for `path` inside the page means (index.html for a folder), or None.
+
+    Never a file outside `folder` (no `..` escapes)."""
+    root = folder.resolve()
+    target = (root / path).resolve()
+    if target != root and root not in target.parents:
+        return None
+    if target.is_dir():
+        target = target / "index.html"
+    return target if target.is_file() else None
+
+
+def mount_phone(app: Any, path: str = "/phone", cache_dir: str | Path | None = None, *,
+                precision: str = "fp32") -> Path:
+    """Build the page once (see `phone_folder`) and mount it as static files on a Starlette/FastAPI app."""
+    from starlette.staticfiles import StaticFiles
+
+    folder = phone_folder(cache_dir, precision=precision)
     app.mount(path, StaticFiles(directory=str(folder), html=True), name="phone")
     return folder

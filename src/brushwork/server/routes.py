@@ -270,5 +270,5 @@ async def config(settings: Settings) -> ServerConfig:
               ("max_body_bytes", "max_pixels", "max_size", "max_steps", "max_seconds")}
     defaults = StyleOptions().model_dump(mode="json", include=set(OPTION_FIELDS))
     choices = {name: [str(c) for c in typing.get_args(StyleOptions.model_fields[name].annotation)]
-               for name in ("preserve_colour", "optimizer", "init", "pooling")}
+               for name in ("preserve_colour", "optimizer", "init", "pooling", "mode")}
     return ServerConfig(limits=limits, defaults=defaults, choices=choices, auth=settings.api_key is not None)

@@ -5,6 +5,7 @@ Only the server's own limits live here; how an image is painted is `StyleOptions
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 from pydantic import Field, SecretStr, field_validator
@@ -42,6 +43,8 @@ class ServerSettings(BaseSettings):
     broker_url: str | None = Field(
         None, description="Celery broker (redis://...) to run jobs on other machines; unset: in-process.")
     log_level: str = Field("info", description="uvicorn log level.")
+    phone_dir: Path | None = Field(
+        None, description="Where the /phone page is built on first use (default ~/.cache/brushwork/phone-*).")
 
     @field_validator("cors_origins", mode="before")
     @classmethod

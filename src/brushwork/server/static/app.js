@@ -26,7 +26,11 @@ async function init() {
   showValues();
   setupDrop("content");
   setupDrop("style");
-  $("form").addEventListener("submit", (event) => { event.preventDefault(); start(); });
+  // Paint gives the fast (feed-forward) result at once where the server has it; Refine then runs
+  // the optimizer with the same images and settings.
+  state.fast = (choices.mode || []).includes("fast");
+  $("form").addEventListener("submit", (event) => { event.preventDefault(); start(state.fast ? "fast" : "optimize"); });
+  $("refine").addEventListener("click", () => start("optimize"));
   $("cancel").addEventListener("click", cancel);
   fetch("/version").then((r) => r.json()).then((v) => { $("version").textContent = `brushwork ${v.brushwork} on ${v.device}`; });
 }
@@ -106,7 +110,7 @@ function headers() {
   return key ? { Authorization: `Bearer ${key}` } : {};
 }
 
-async function start() {
+async function start(mode) {
   hideError();
   const { content, style } = state.files;
   if (!content || !style) {
@@ -127,8 +131,13 @@ async function start() {
   body.append("steps_per_epoch", String(Math.max(1, Math.round(steps / 5))));
   body.append("style_weight", String(styleWeight()));
   body.append("preserve_colour", document.querySelector("input[name=preserve_colour]:checked").value);
+  body.append("mode", mode);
+  if (mode === "fast") {  // the slider's default weight is full strength; weaker settings fade toward the photo
+    body.append("style_strength", String(Math.min(1, styleWeight() / state.config.defaults.style_weight)));
+  }
+  state.mode = mode;
   running(true);
-  showProgress({ state: "queued", step: 0, total: steps, fraction: 0 });
+  showProgress({ state: "queued", step: 0, total: mode === "fast" ? 1 : steps, fraction: 0 });
   if (window.matchMedia("(max-width: 860px)").matches) $("progress").scrollIntoView({ behavior: "smooth" });
   try {
     const response = await fetch("/jobs", { method: "POST", body, headers: headers() });
@@ -213,9 +222,11 @@ async function showResult(job) {
   const stem = (state.files.content?.name || "image").replace(/\.[^.]+$/, "");
   $("download").href = state.resultUrl;
   $("download").download = `${stem}-brushwork.png`;
-  $("result-meta").textContent = `${image.naturalWidth} × ${image.naturalHeight} px · ${job.elapsed.toFixed(1)} s`;
+  const how = state.mode === "fast" ? "fast preview" : "optimized";
+  $("result-meta").textContent = `${image.naturalWidth} × ${image.naturalHeight} px · ${how} · ${job.elapsed.toFixed(1)} s`;
+  $("refine").hidden = state.mode !== "fast";
   $("result-bar").hidden = false;
-  $("progress-text").textContent = "Done.";
+  $("progress-text").textContent = state.mode === "fast" ? "Done. Refine runs the full optimization." : "Done.";
 }
 
 async function cancel() {
