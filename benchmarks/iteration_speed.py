@@ -1,9 +1,11 @@
 """Time per optimizer step (VGG-19 forward + backward to relu5_1 with all loss terms) and peak memory.
 
-    python benchmarks/iteration_speed.py [--sizes 256 512] [--repeat 5]
+    python benchmarks/iteration_speed.py [--sizes 256 512] [--repeat 5] [--compile]
 
 Each configuration runs in its own process so peak RSS belongs to it alone. Also reports the
 throughput the convolutions reach, against the machine's measured peak for one big convolution.
+`--compile` adds bf16 + channels-last with the whole loss step under `torch.compile` (inductor),
+with its one-off compile time, to see whether compiling pays off.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ def vgg_macs(height: int, width: int) -> float:
     return sum(height * width / 4 ** level * cin * cout * 9 for level, cin, cout in layers)
 
 
-def one(size: int, precision: str, channels_last: bool, repeat: int) -> dict:
+def one(size: int, precision: str, channels_last: bool, repeat: int, compiled: bool = False) -> dict:
     import torch
 
     from brushwork import Stylizer, make_options
@@ -47,14 +49,20 @@ def one(size: int, precision: str, channels_last: bool, repeat: int) -> dict:
         content = {k: v.float() for k, v in network(image, options.content_layers).items()}
         style = {k: gram_matrix(v) for k, v in network(torch.rand(1, 3, height, width), options.style_layers).items()}
     weights = normalized_weights(options.style_layers, None)
+
+    def step(pixels: torch.Tensor) -> torch.Tensor:
+        return _loss_terms(network, pixels, content, style, options, weights)["total"]
+
+    if compiled:
+        step = torch.compile(step, dynamic=False)
     times = []
     for _ in range(repeat + 1):
         start = time.perf_counter()
-        _loss_terms(network, image, content, style, options, weights)["total"].backward()
+        step(image).backward()
         times.append(time.perf_counter() - start)
     best = min(times[1:])
     return {"size": f"{width}x{height}", "precision": precision, "channels_last": channels_last,
-            "seconds_per_step": best, "gflops": 2 * 2 * vgg_macs(height, width) / best / 1e9,
+            "compiled": compiled, "first_step_seconds": times[0], "seconds_per_step": best, "gflops": 2 * 2 * vgg_macs(height, width) / best / 1e9,
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
@@ -81,11 +89,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
     parser.add_argument("--repeat", type=int, default=4)
-    parser.add_argument("--one", nargs=3, metavar=("SIZE", "PRECISION", "CHANNELS_LAST"), help=argparse.SUPPRESS)
+    parser.add_argument("--compile", action="store_true", help="also time bf16 channels-last under torch.compile")
+    parser.add_argument("--one", nargs=4, metavar=("SIZE", "PRECISION", "CHANNELS_LAST", "COMPILED"),
+                        help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        size, precision, layout = args.one
-        print(json.dumps(one(int(size), precision, layout == "1", args.repeat)))
+        size, precision, layout, compiled = args.one
+        print(json.dumps(one(int(size), precision, layout == "1", args.repeat, compiled == "1")))
         return
     from _machine import machine_line
 
@@ -93,12 +103,17 @@ def main() -> None:
     peaks = {name: conv_peak(name) for name in ("fp32", "bf16")}
     print("single 3x3 conv peak (channels-last): " + ", ".join(f"{k} {v:.0f} GFLOP/s" for k, v in peaks.items()))
     print("| size | precision | layout | s/step | conv GFLOP/s | % of conv peak | peak RSS MB |\n|---|---|---|---|---|---|---|")
+    configs = [(*config, False) for config in CONFIGS] + ([("bf16", True, True)] if args.compile else [])
     for size in args.sizes:
-        for precision, channels_last in CONFIGS:
+        for precision, channels_last, compiled in configs:
             out = subprocess.run([sys.executable, __file__, "--one", str(size), precision, "1" if channels_last else "0",
-                                  "--repeat", str(args.repeat)], capture_output=True, text=True, check=True)
+                                  "1" if compiled else "0", "--repeat", str(args.repeat)],
+                                 capture_output=True, text=True, check=True)
             row = json.loads(out.stdout)
-            print(f"| {row['size']} | {precision} | {'channels_last' if channels_last else 'contiguous'} | "
+            layout = "channels_last" if channels_last else "contiguous"
+            if compiled:
+                layout += f" + torch.compile (compile {row['first_step_seconds']:.0f} s)"
+            print(f"| {row['size']} | {precision} | {layout} | "
                   f"{row['seconds_per_step']:.3f} | {row['gflops']:.0f} | {100 * row['gflops'] / peaks[precision]:.0f}% | "
                   f"{row['peak_rss_mb']:.0f} |", flush=True)
 

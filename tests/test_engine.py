@@ -132,3 +132,17 @@ def test_module_level_stylize_returns_image(content_image, style_image):
 
     image = brushwork.stylize(content_image, style_image, size=32, epochs=1, steps_per_epoch=2, device="cpu")
     assert image.size == (32, 24)
+
+
+def test_content_detail_is_the_band_finer_than_the_coarse_level():
+    import torch
+
+    from brushwork.pipeline import content_detail
+
+    flat = torch.full((1, 3, 32, 48), 0.4)
+    assert content_detail(flat, (8, 12)).abs().max() < 1e-6          # no detail in a flat photo
+    stripes = torch.zeros(1, 3, 32, 48)
+    stripes[..., ::2] = 1.0                                           # one-pixel stripes: all fine detail
+    detail = content_detail(stripes, (8, 12))
+    assert detail.abs().mean() > 0.4
+    assert abs(float(detail.mean())) < 1e-3                           # detail adds no overall brightness
