@@ -54,8 +54,8 @@ def main() -> None:
         result = stylizer(content, style, size=args.size, **extra)
         total = time.perf_counter() - start
         save_image(result.image, args.out / f"{content.stem}_{style.stem}_{args.size}.png")
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # the run's peak, before scoring
         scores = score(stylizer, result.image, content, style)
-        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"| {content.stem} / {style.stem} | {result.image.width}x{result.image.height} | {loaded:.1f} | "
               f"{result.seconds:.1f} | {total:.1f} | {scores.style:.3f} | {scores.content:.3f} | {rss:.0f} |", flush=True)
 
