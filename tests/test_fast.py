@@ -182,3 +182,23 @@ def test_train_fast_bad_folder_is_exit_2(tmp_path, capsys):
     assert main(["train-fast", "--content", str(tmp_path / "nope"), "--style", str(tmp_path),
                  "-o", str(tmp_path / "o")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("long_side, style_scale, expected", [
+    (128, 1.0, 128), (256, 1.0, 256), (512, 1.0, 256), (1024, 1.0, 512), (512, 2.0, 512), (64, 0.5, 32)])
+def test_fast_mode_reads_paintings_at_half_size_but_not_below_256_px(long_side, style_scale, expected):
+    from brushwork.fast.model import style_long_side
+    from brushwork.options import StyleOptions
+
+    opts = StyleOptions(style_scale=style_scale)
+    assert style_long_side(opts, long_side, long_side * 3 // 4) == expected
+
+
+def test_clear_caches_forgets_style_vectors_but_keeps_the_networks(stylizer, photo, strokes):
+    stylizer(photo, strokes, mode="fast", size=64)
+    (fast_model,) = stylizer._fast.values()
+    assert fast_model._cache
+    stylizer.clear_caches()
+    assert not fast_model._cache and not stylizer._style_cache
+    assert stylizer(photo, strokes, mode="fast", size=64).image.size == (64, 64)
+    assert list(stylizer._fast.values()) == [fast_model]        # same network, not reloaded

@@ -97,6 +97,20 @@ class Stylizer:
 
     stylize = __call__
 
+    def clear_caches(self) -> None:
+        """Forget cached style targets (both modes, both backends); the networks stay loaded.
+
+        For long-running servers that want the memory back, and for benchmarks that time a
+        style seen for the first time.
+        """
+        with self._lock:
+            self._style_cache.clear()
+            fast_models = list(self._fast.values())
+        for model in fast_models:
+            model.clear_cache()
+        if self._tf_model is not None:
+            self._tf_model.clear_cache()
+
     def features(self, image: ImageInput | torch.Tensor, layers: Sequence[str], *, pooling: str = "avg",
                  size: int | None = None, precision: str = "fp32") -> dict[str, torch.Tensor]:
         """VGG-19 activations of an image at the named layers (for metrics, notebooks, debugging).

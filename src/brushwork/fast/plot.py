@@ -25,7 +25,7 @@ def plot_curves(csv_path: Path, validation: list[dict[str, float]], target: Path
     points = [p for line in lines.values() for p in line]
     image = Image.new("RGB", size, "white")
     draw = ImageDraw.Draw(image)
-    left, top, right, bottom = 60, 20, size[0] - 20, size[1] - 40
+    left, top, right, bottom = 60, 34, size[0] - 20, size[1] - 40
     draw.rectangle((left, top, right, bottom), outline="black")
     if not points:
         image.save(target)
@@ -51,5 +51,7 @@ def plot_curves(csv_path: Path, validation: list[dict[str, float]], target: Path
     for index, (name, line) in enumerate(lines.items()):
         if len(line) > 1:
             draw.line([xy(*p) for p in line], fill=colours[name], width=2 if name == "validation" else 1)
-        draw.text((right - 110, top + 8 + 14 * index), name, fill=colours[name])
+        x = left + 100 * index                   # legend in a row above the plot, clear of the curves
+        draw.rectangle((x, 12, x + 12, 22), fill=colours[name])
+        draw.text((x + 18, 11), name, fill=colours[name])
     image.save(target)

@@ -103,6 +103,10 @@ class StyleTransferModel(keras.Model):
         return StyleResult(image=result, options=opts, history=run.history, levels=levels,
                            seconds=time.perf_counter() - started, device=device, precision=precision)
 
+    def clear_cache(self) -> None:
+        """Forget the cached style Gram matrices."""
+        self._style_cache.clear()
+
     def loss_terms(self, image: tf.Tensor, content_targets: Targets, style_targets: Targets,
                    opts: StyleOptions) -> dict[str, tf.Tensor]:
         """content, style, tv and weighted total for an image (1, H, W, 3), as in the PyTorch engine."""
@@ -195,6 +199,10 @@ class _Cache:
                 self.items.move_to_end(key)
                 return self.items[key]
         return None
+
+    def clear(self) -> None:
+        with self.lock:
+            self.items.clear()
 
     def put(self, key: tuple[Any, ...], value: Any) -> Any:
         with self.lock:
