@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from . import imaging
+from .cache import LRUCache
 from .callbacks import Callback, Progress
 from .device import Placement, resolve
 from .features import VGG19Features, build_features
@@ -50,8 +50,7 @@ class Stylizer:
         self.precision = precision
         self.placement = resolve(device, precision)
         self._networks: dict[tuple[Any, ...], VGG19Features] = {}
-        self._style_cache: OrderedDict[tuple[Any, ...], Grams] = OrderedDict()
-        self._style_cache_size = style_cache_size
+        self._style_cache = LRUCache(style_cache_size)
         self._lock = threading.Lock()
         self._tf_model: Any = None
         self._fast_weights = fast_weights
@@ -103,8 +102,8 @@ class Stylizer:
         For long-running servers that want the memory back, and for benchmarks that time a
         style seen for the first time.
         """
+        self._style_cache.clear()
         with self._lock:
-            self._style_cache.clear()
             fast_models = list(self._fast.values())
         for model in fast_models:
             model.clear_cache()
@@ -192,18 +191,13 @@ class Stylizer:
         long_side = max(16, round(max(level.width, level.height) * opts.style_scale))
         size = imaging.output_size(*style.size, long_side)
         key = (image_digest(style), size, opts.style_layers, opts.pooling, placement.device, placement.dtype)
-        with self._lock:
-            if key in self._style_cache:
-                self._style_cache.move_to_end(key)
-                return self._style_cache[key]
+        cached = self._style_cache.get(key)
+        if cached is not None:
+            return cached
         tensor = imaging.to_tensor(imaging.resize(style, size), placement.device)
         with torch.no_grad():
             grams = {k: gram_matrix(v) for k, v in network(tensor, opts.style_layers).items()}
-        with self._lock:
-            self._style_cache[key] = grams
-            while len(self._style_cache) > self._style_cache_size:
-                self._style_cache.popitem(last=False)
-        return grams
+        return self._style_cache.put(key, grams)
 
 
 def stylize(content: ImageInput, style: ImageInput | Sequence[ImageInput], *,

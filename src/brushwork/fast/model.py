@@ -7,9 +7,6 @@ treat inputs identically.
 
 from __future__ import annotations
 
-import hashlib
-import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
@@ -18,9 +15,11 @@ import torch
 from PIL import Image
 
 from .. import imaging
+from ..cache import LRUCache
 from ..device import Placement
 from ..errors import InvalidInputError, WeightsError
 from ..options import StyleOptions
+from ..pipeline import image_digest
 from ..weights import VGGWeights
 from .network import Decoder, Encoder, StyleNetwork, TransferNetwork, pad_to_multiple
 
@@ -61,31 +60,23 @@ class FastStylizer:
         encoder.vgg.preprocess.float()
         if placement.device.type == "cpu":
             self.transfer_network.to(memory_format=torch.channels_last)
-        self._cache: OrderedDict[tuple, torch.Tensor] = OrderedDict()
-        self._cache_size = cache_size
-        self._lock = threading.Lock()
+        self._cache = LRUCache(cache_size)
 
     def style_vector(self, style: Image.Image, long_side: int) -> torch.Tensor:
         """(1, 1024) statistics of one style image at `long_side` px; cached by image content."""
         size = imaging.output_size(*style.size, max(16, long_side))
-        key = (hashlib.sha1(style.tobytes() + repr(style.size).encode()).hexdigest(), size)
-        with self._lock:
-            if key in self._cache:
-                self._cache.move_to_end(key)
-                return self._cache[key]
+        key = (image_digest(style), size)
+        cached = self._cache.get(key)
+        if cached is not None:
+            return cached
         tensor = self._input(imaging.to_tensor(imaging.resize(style, size)))
         with torch.no_grad():
             vector = self.style_network(tensor).float()
-        with self._lock:
-            self._cache[key] = vector
-            while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
-        return vector
+        return self._cache.put(key, vector)
 
     def clear_cache(self) -> None:
         """Forget the cached style vectors."""
-        with self._lock:
-            self._cache.clear()
+        self._cache.clear()
 
     def blended_vector(self, styles: Sequence[Image.Image], blend: Sequence[float], long_side: int) -> torch.Tensor:
         """Weighted mean of the styles' vectors (AdaIN is linear in it, so this blends the styles)."""

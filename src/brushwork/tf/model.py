@@ -9,9 +9,7 @@ the losses and the optimizer step are TensorFlow here.
 
 from __future__ import annotations
 
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -23,6 +21,7 @@ import torch
 from PIL import Image
 
 from .. import imaging, pipeline
+from ..cache import LRUCache
 from ..callbacks import Callback
 from ..engine import DEFAULT_LEARNING_RATES, LBFGS_HISTORY
 from ..pipeline import StyleResult
@@ -52,8 +51,8 @@ class StyleTransferModel(keras.Model):
         loaded = weights if isinstance(weights, VGGWeights) else load_vgg19_weights(weights, weights_format)
         self.vgg = VGG19Features(loaded, name="vgg19")
         self.options = options or StyleOptions(backend="tensorflow")
-        self._style_cache = _Cache(style_cache_size)
-        self._steps = _Cache(16)  # compiled train steps, one per image size and loss/optimizer settings
+        self._style_cache = LRUCache(style_cache_size)
+        self._steps = LRUCache(16)  # compiled train steps, one per image size and loss/optimizer settings
         self.built = True  # nothing to build from input shapes: the weights are fixed
 
     # -- public ----------------------------------------------------------------------------------
@@ -185,31 +184,6 @@ def _make_train_step(model: StyleTransferModel, opts: StyleOptions) -> Any:
         return terms
 
     return train_step
-
-
-class _Cache:
-    """A small thread-safe LRU (a plain object, so Keras does not track its contents as model state)."""
-
-    def __init__(self, size: int) -> None:
-        self.size, self.items, self.lock = size, OrderedDict[tuple[Any, ...], Any](), threading.Lock()
-
-    def get(self, key: tuple[Any, ...]) -> Any:
-        with self.lock:
-            if key in self.items:
-                self.items.move_to_end(key)
-                return self.items[key]
-        return None
-
-    def clear(self) -> None:
-        with self.lock:
-            self.items.clear()
-
-    def put(self, key: tuple[Any, ...], value: Any) -> Any:
-        with self.lock:
-            self.items[key] = value
-            while len(self.items) > self.size:
-                self.items.popitem(last=False)
-        return value
 
 
 class _Run(pipeline.RunProgress):
