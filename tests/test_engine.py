@@ -146,3 +146,12 @@ def test_content_detail_is_the_band_finer_than_the_coarse_level():
     detail = content_detail(stripes, (8, 12))
     assert detail.abs().mean() > 0.4
     assert abs(float(detail.mean())) < 1e-3                           # detail adds no overall brightness
+
+
+@pytest.mark.parametrize("content_size, style_size", [((1, 40), (64, 64)), ((64, 64), (1, 40)), ((2, 2), (3, 3))])
+def test_tiny_and_very_thin_images_still_stylize(stylizer, content_size, style_size):
+    """VGG halves the image four times: a 1-px side must stay 1 px, not vanish into an error."""
+    content, style = Image.new("RGB", content_size, "red"), Image.new("RGB", style_size, "blue")
+    for mode in ("optimize", "fast"):
+        result = stylizer(content, style, size=None, epochs=1, steps_per_epoch=2, mode=mode)
+        assert result.image.size == content_size

@@ -193,3 +193,11 @@ def test_upsampling_between_levels_is_torchs_bicubic(shape):
     image = torch.rand(1, 3, h, w, generator=torch.Generator().manual_seed(1))
     expected = torch.nn.functional.interpolate(image, size=(height, width), mode="bicubic", align_corners=False)
     assert np.abs(_nchw(bicubic_resize(_nhwc(image), height, width)) - expected.numpy()).max() < 1e-5
+
+
+def test_tiny_and_very_thin_images_still_stylize(stylizer):
+    """A side already 1 px long stays 1 px through the poolings, as in the torch network."""
+    for content_size, style_size in (((1, 40), (64, 64)), ((2, 2), (3, 3))):
+        content, style = Image.new("RGB", content_size, "red"), Image.new("RGB", style_size, "blue")
+        result = stylizer(content, style, size=None, epochs=1, steps_per_epoch=2, backend="tensorflow")
+        assert result.image.size == content_size

@@ -86,7 +86,11 @@ class VGG19Features(nn.Module):
                 # in-place saves memory, but not on a tensor we handed out (a requested conv output)
                 x = F.relu(x, inplace=f"conv{name[4:]}" not in wanted)
             else:
-                x = F.max_pool2d(x, 2) if self.pooling == "max" else F.avg_pool2d(x, 2)
+                # A side already 1 px long (very thin or tiny images) stays 1 px instead of vanishing.
+                # (Traced exports have fixed, larger sizes: the check is skipped there.)
+                ceil = not torch.jit.is_tracing() and min(x.shape[-2:]) < 2
+                x = F.max_pool2d(x, 2, ceil_mode=ceil) if self.pooling == "max" else \
+                    F.avg_pool2d(x, 2, ceil_mode=ceil)
             if name in wanted:
                 found[name] = x
                 if len(found) == len(wanted):

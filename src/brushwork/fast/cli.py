@@ -26,6 +26,8 @@ def register(commands: Any) -> None:
     train.add_argument("--style-weight", type=float, default=10.0, help="style loss weight [10]")
     train.add_argument("--identity-weight", type=float, default=50.0,
                        help="weight of the identity (photo reconstruction) loss; 0 turns it off [50]")
+    train.add_argument("--gram-weight", type=float, default=0.0,
+                       help="weight of a Gram-matrix style loss over relu1_1..relu5_1 (Gatys' measure) [0: off]")
     train.add_argument("--perceptual-every", type=int, default=1, metavar="N",
                        help="full (content + style) loss every N steps; the others are cheap identity-only "
                             "steps on twice the batch, ~4x cheaper each (needs --identity-weight > 0) [1]")
@@ -87,14 +89,15 @@ def _train_command(args: argparse.Namespace) -> int:
     list_images(args.content), list_images(args.style)  # fail early, with one line, on bad folders
     if args.init and not Path(args.init).is_file():
         raise InvalidInputError(f"--init '{args.init}': no such file")
-    if args.identity_weight < 0:
-        raise InvalidInputError("--identity-weight must be 0 or more")
+    for name in ("identity_weight", "gram_weight"):
+        if getattr(args, name) < 0:
+            raise InvalidInputError(f"--{name.replace('_', '-')} must be 0 or more")
     if args.threads:
         torch.set_num_threads(args.threads)
     config = TrainConfig(content_dir=args.content, style_dir=args.style, output_dir=args.output,
                          steps=args.steps, batch_size=args.batch_size, crop=args.crop,
                          learning_rate=args.learning_rate, style_weight=args.style_weight,
-                         identity_weight=args.identity_weight, init=args.init,
+                         identity_weight=args.identity_weight, gram_weight=args.gram_weight, init=args.init,
                          perceptual_every=args.perceptual_every,
                          style_crops=args.style_crops, checkpoint_every=args.checkpoint_every,
                          log_every=args.log_every, max_minutes=args.max_minutes, device=args.device,
@@ -102,9 +105,9 @@ def _train_command(args: argparse.Namespace) -> int:
 
     def report(row: dict[str, float]) -> None:
         if not args.quiet:
-            identity = f"identity {row['identity']:.4f}  " if "identity" in row else ""
+            extra = "".join(f"{name} {row[name]:.4f}  " for name in ("gram", "identity") if name in row)
             print(f"step {int(row['step'])}  loss {row['total']:.4f}  content {row['content']:.4f}  "
-                  f"style {row['style']:.4f}  {identity}lr {row['lr']:.2e}  {row['seconds']:.0f} s",
+                  f"style {row['style']:.4f}  {extra}lr {row['lr']:.2e}  {row['seconds']:.0f} s",
                   file=sys.stderr, flush=True)
 
     best = train(config, resume=not args.fresh, report=report)

@@ -98,11 +98,15 @@ class Decoder(nn.Module):
 
 
 class Encoder(nn.Module):
-    """Frozen VGG-19 up to relu4_1 with our bundled weights; RGB in [0, 1] (preprocessing inside)."""
+    """Frozen VGG-19 up to relu4_1 with our bundled weights; RGB in [0, 1] (preprocessing inside).
 
-    def __init__(self, weights: VGGWeights) -> None:
+    `deepest` lets training's loss network reach further (relu5_1 for the Gram loss); the forward
+    pass still stops at relu4_1.
+    """
+
+    def __init__(self, weights: VGGWeights, deepest: str = ENCODER_LAYER) -> None:
         super().__init__()
-        self.vgg = VGG19Features(weights, ENCODER_LAYER, pooling="max")
+        self.vgg = VGG19Features(weights, deepest, pooling="max")
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:  # (B, 3, H, W) -> (B, 512, H/8, W/8)
         return self.vgg(image, (ENCODER_LAYER,))[ENCODER_LAYER]
@@ -145,10 +149,12 @@ class TransferNetwork(nn.Module):
         return out.float().clamp(0, 1)                             # (B, 3, H, W)
 
 
-def pad_to_multiple(image: torch.Tensor, multiple: int = 8) -> tuple[torch.Tensor, tuple[int, int]]:
-    """Reflection-pad (B, 3, H, W) so H and W divide by `multiple` (three poolings); returns (H, W)."""
+def pad_to_multiple(image: torch.Tensor, multiple: int = 8, minimum: int = 16) -> tuple[torch.Tensor, tuple[int, int]]:
+    """Reflection-pad (B, 3, H, W) so H and W divide by `multiple` (three poolings) and are at least
+    `minimum` (the decoder's reflection padding needs 2x2 features); returns the original (H, W)."""
     height, width = image.shape[-2:]
-    pad_h, pad_w = (-height) % multiple, (-width) % multiple
+    pad_h = max(minimum, height + (-height) % multiple) - height
+    pad_w = max(minimum, width + (-width) % multiple) - width
     if pad_h or pad_w:
         image = F.pad(image, (0, pad_w, 0, pad_h), mode="reflect" if min(height, width) > 8 else "replicate")
     return image, (height, width)

@@ -9,7 +9,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw
 
 SERIES = (("total", (31, 119, 180)), ("content", (44, 160, 44)), ("style", (214, 39, 40)),
-          ("identity", (148, 103, 189)))
+          ("gram", (255, 127, 14)), ("identity", (148, 103, 189)))
 
 
 def plot_curves(csv_path: Path, validation: list[dict[str, float]], target: Path,
@@ -48,7 +48,8 @@ def plot_curves(csv_path: Path, validation: list[dict[str, float]], target: Path
     draw.text((right - 40, bottom + 8), f"{int(x_max)}", fill="black")
     draw.text(((left + right) // 2 - 20, bottom + 20), "step", fill="black")
     colours = dict(SERIES, validation=(0, 0, 0))
-    for index, (name, line) in enumerate(lines.items()):
+    drawn = [(name, line) for name, line in lines.items() if line]       # a run without a term: no legend
+    for index, (name, line) in enumerate(drawn):
         if len(line) > 1:
             draw.line([xy(*p) for p in line], fill=colours[name], width=2 if name == "validation" else 1)
         x = left + 100 * index                   # legend in a row above the plot, clear of the curves

@@ -6,6 +6,9 @@ Loss (Huang & Belongie 2017): with t = AdaIN(enc(content), style vector) and g =
 Departure: our encoder is the original Caffe VGG-19 (inputs 0-255), whose layers differ in scale
 by orders of magnitude, where AdaIN used a "normalised" VGG. Each layer's terms are therefore
 divided by that layer's mean squared activation on the style images, measured once at the start.
+Optional (`gram_weight`): Gatys' Gram-matrix style loss over relu1_1..relu5_1, each layer's error
+relative to the painting's Gram norm (as Ghiasi et al. 2017, the model behind TFLite's arbitrary
+style transfer, trained); it teaches the decoder the channel correlations that mean/std ignore.
 
 Cheapness on a CPU: the encoder runs under no_grad for the targets, bf16 autocast + channels-last,
 and the style statistics of a few random crops per style image are computed once and reused.
@@ -29,6 +32,7 @@ from PIL import Image
 from .. import imaging
 from ..device import resolve
 from ..errors import InvalidInputError
+from ..losses import gram_matrix
 from ..weights import VGGWeights, load_vgg19_weights
 from .network import DECODER_WIDTHS, LOSS_LAYERS, Decoder, Encoder, adain, mean_std, style_vector
 from .plot import plot_curves
@@ -53,6 +57,7 @@ class TrainConfig:
     content_weight: float = 1.0
     style_weight: float = 10.0
     identity_weight: float = 50.0     # pixel MSE of decoding the content's own features (0: off)
+    gram_weight: float = 0.0          # relative Gram-matrix style loss over relu1_1..relu5_1 (0: off)
     perceptual_every: int = 1         # with identity on: steps between 2 are identity-only (cheap)
     init: str | None = None           # start from these decoder weights (a checkpoint or shipped file)
     style_crops: int = 8              # cached random crops per style image
@@ -64,14 +69,27 @@ class TrainConfig:
     seed: int = 0
 
 
+GRAM_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")   # the optimizer's style layers
+
+
 @dataclass
 class _Data:
+    """Training images and the targets of every cached style crop, all on the training device."""
+
     contents: list[torch.Tensor]      # (3, H, W) uint8, one per photo
-    style_stats: list[dict[str, tuple[torch.Tensor, torch.Tensor]]]   # per cached crop
+    style_means: dict[str, torch.Tensor]   # layer -> (N, C) per cached style crop
+    style_stds: dict[str, torch.Tensor]    # layer -> (N, C)
+    style_grams: dict[str, torch.Tensor]   # layer -> (N, C, C); empty unless gram_weight
     style_vectors: torch.Tensor       # (N, 1024) the relu4_1 vector of each cached crop
     layer_scale: dict[str, float]     # mean squared activation per loss layer
     validation: torch.Tensor          # (B, 3, crop, crop) fixed content crops
     validation_styles: torch.Tensor   # (B,) fixed indices of cached style crops
+
+    def targets(self, picks: torch.Tensor) -> dict[str, dict[str, torch.Tensor]]:
+        """The style targets of the cached crops `picks` (B,): {"mean"|"std"|"gram": {layer: ...}}."""
+        return {"mean": {n: t[picks] for n, t in self.style_means.items()},
+                "std": {n: t[picks] for n, t in self.style_stds.items()},
+                "gram": {n: t[picks] for n, t in self.style_grams.items()}}
 
 
 @dataclass
@@ -126,38 +144,54 @@ def _autocast(device: torch.device, dtype: torch.dtype):
 
 def _prepare(config: TrainConfig, encoder: Encoder, device: torch.device, dtype: torch.dtype,
              rng: random.Random) -> _Data:
-    contents = [_load(p, 768) for p in list_images(config.content_dir)]
-    styles = [_load(p, 768) for p in list_images(config.style_dir)]
-    stats: list[dict[str, tuple[torch.Tensor, torch.Tensor]]] = []
+    # Photos live on the training device: cropping there keeps a GPU fed without loader workers.
+    contents = [_load(p, 768).to(device) for p in list_images(config.content_dir)]
+    styles = [_load(p, 768).to(device) for p in list_images(config.style_dir)]
+    gram_layers = GRAM_LAYERS if config.gram_weight else ()
+    means: dict[str, list[torch.Tensor]] = {n: [] for n in LOSS_LAYERS}
+    stds: dict[str, list[torch.Tensor]] = {n: [] for n in LOSS_LAYERS}
+    grams: dict[str, list[torch.Tensor]] = {n: [] for n in gram_layers}
     sums = {name: 0.0 for name in LOSS_LAYERS}
     with torch.no_grad(), _autocast(device, dtype):
         for style in styles:
             crops = torch.stack([random_crop(style, config.crop, rng, jitter=False)
-                                 for _ in range(config.style_crops)]).to(device)
-            found = encoder.layers(_channels_last(crops, device))
-            for index in range(len(crops)):
-                stats.append({n: tuple(t[0].cpu() for t in mean_std(found[n][index:index + 1]))
-                              for n in LOSS_LAYERS})
+                                 for _ in range(config.style_crops)])
+            found = encoder.layers(_channels_last(crops), _loss_layers(config))
             for name in LOSS_LAYERS:
+                mean, std = mean_std(found[name])
+                means[name].append(mean), stds[name].append(std)
                 sums[name] += float(found[name].float().pow(2).mean()) / len(styles)
-    vectors = torch.stack([torch.cat(s["relu4_1"]) for s in stats])
+            with torch.autocast(device.type, enabled=False):      # Gram targets in fp32
+                for name in gram_layers:
+                    grams[name].append(gram_matrix(found[name]))
+    stacked = {n: torch.cat(v) for n, v in means.items()}, {n: torch.cat(v) for n, v in stds.items()}
+    vectors = torch.cat([stacked[0]["relu4_1"], stacked[1]["relu4_1"]], dim=1)
     val = torch.stack([random_crop(contents[i % len(contents)], config.crop, random.Random(i), jitter=False)
                        for i in range(config.batch_size)])
-    val_styles = torch.tensor([(i * 7919) % len(stats) for i in range(config.batch_size)])
-    return _Data(contents, stats, vectors, sums, val, val_styles)
+    val_styles = torch.tensor([(i * 7919) % len(vectors) for i in range(config.batch_size)], device=device)
+    return _Data(contents, *stacked, {n: torch.cat(v) for n, v in grams.items()}, vectors, sums, val, val_styles)
 
 
-def _channels_last(x: torch.Tensor, device: torch.device) -> torch.Tensor:
-    return x.contiguous(memory_format=torch.channels_last) if device.type == "cpu" else x
+def _loss_layers(config: TrainConfig) -> tuple[str, ...]:
+    return GRAM_LAYERS if config.gram_weight else LOSS_LAYERS
 
 
-def _stats_batch(data: _Data, indices: list[int], device: torch.device) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
-    return {n: (torch.stack([data.style_stats[i][n][0] for i in indices]).to(device),
-                torch.stack([data.style_stats[i][n][1] for i in indices]).to(device)) for n in LOSS_LAYERS}
+def _channels_last(x: torch.Tensor) -> torch.Tensor:
+    """Channels-last: the fast layout for bf16 convolutions on both oneDNN (CPU) and cuDNN."""
+    return x.contiguous(memory_format=torch.channels_last)
+
+
+def gram_loss(found: dict[str, torch.Tensor], targets: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Mean over layers and batch of ||G(out) - G(style)||^2 / ||G(style)||^2 (scale-free per layer)."""
+    total = None
+    for name, target in targets.items():
+        error = (gram_matrix(found[name]) - target).pow(2).sum((1, 2)) / target.pow(2).sum((1, 2)).clamp_min(1e-12)
+        total = error.mean() if total is None else total + error.mean()
+    return total / len(targets)
 
 
 def loss_terms(encoder: Encoder, decoder: Decoder, content: torch.Tensor, vectors: torch.Tensor,
-               targets: dict[str, tuple[torch.Tensor, torch.Tensor]], layer_scale: dict[str, float],
+               targets: dict[str, dict[str, torch.Tensor]], layer_scale: dict[str, float],
                config: TrainConfig, device: torch.device, dtype: torch.dtype) -> dict[str, torch.Tensor]:
     """Content, style (and identity) loss of one batch (content (B, 3, S, S), vectors (B, 1024))."""
     batch = content.shape[0]
@@ -169,17 +203,21 @@ def loss_terms(encoder: Encoder, decoder: Decoder, content: torch.Tensor, vector
                 t_all = torch.cat([t, features.float()])
             else:
                 t_all = t
-        decoded = decoder(_channels_last(t_all, device))
+        decoded = decoder(_channels_last(t_all))
         output = decoded[:batch]
-        found = encoder.layers(output.float())
+        found = encoder.layers(_channels_last(output.float()), _loss_layers(config))
     content_loss = F.mse_loss(found["relu4_1"].float(), t) / layer_scale["relu4_1"]
     style_loss = content_loss.new_zeros(())
     for name in LOSS_LAYERS:
         mean, std = mean_std(found[name])
-        style_loss = style_loss + (F.mse_loss(mean, targets[name][0]) + F.mse_loss(std, targets[name][1])) \
+        style_loss = style_loss + (F.mse_loss(mean, targets["mean"][name]) + F.mse_loss(std, targets["std"][name])) \
             / layer_scale[name]
     total = config.content_weight * content_loss + config.style_weight * style_loss
     terms = {"total": total, "content": content_loss, "style": style_loss}
+    if config.gram_weight:
+        terms["gram"] = gram_loss(found, targets["gram"])
+        total = total + config.gram_weight * terms["gram"]
+        terms["total"] = total
     if config.identity_weight:
         # Departure: an identity term (decoding the content's own features must give the photo back,
         # as in SANet's identity loss), in pixels so it needs no pass back through the encoder. It
@@ -196,8 +234,8 @@ def identity_loss(encoder: Encoder, decoder: Decoder, content: torch.Tensor, dev
     """Pixel MSE of decoding the photo's own features: no pass back through the encoder, so ~4x cheaper."""
     with _autocast(device, dtype):
         with torch.no_grad():
-            features = encoder(_channels_last(content, device)).float()
-        decoded = decoder(_channels_last(features, device))
+            features = encoder(_channels_last(content)).float()
+        decoded = decoder(_channels_last(features))
     return F.mse_loss(decoded.float(), content)
 
 
@@ -210,10 +248,11 @@ def train(config: TrainConfig, *, weights: VGGWeights | None = None, resume: boo
     device, dtype = placement.device, placement.dtype
     torch.manual_seed(config.seed)
     rng = random.Random(config.seed)
-    encoder = Encoder(weights or load_vgg19_weights()).to(device)
-    decoder = Decoder().to(device)
-    if device.type == "cpu":
-        encoder, decoder = encoder.to(memory_format=torch.channels_last), decoder.to(memory_format=torch.channels_last)
+    deepest = "relu5_1" if config.gram_weight else "relu4_1"
+    encoder = Encoder(weights or load_vgg19_weights(), deepest).to(device).to(memory_format=torch.channels_last)
+    decoder = Decoder().to(device).to(memory_format=torch.channels_last)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True     # fixed crop size: let cuDNN pick its fastest kernels
     optimizer = torch.optim.Adam(decoder.parameters(), lr=config.learning_rate)
     state = TrainState()
     if resume and (out / LAST).is_file():
@@ -227,7 +266,9 @@ def train(config: TrainConfig, *, weights: VGGWeights | None = None, resume: boo
     started = time.perf_counter() - state.seconds
     deadline = None if config.max_minutes is None else time.perf_counter() + 60 * config.max_minutes
     decoder.train()
-    last: dict[str, float] = {}                  # losses of the latest full (perceptual) step, for the log
+    saved_at = state.step
+    last: dict[str, torch.Tensor] = {}           # losses of the latest full step (read only when logged:
+                                                 # reading a GPU value each step would stall the queue)
     while state.step < config.steps and (deadline is None or time.perf_counter() < deadline):
         lr = config.learning_rate / (1 + config.lr_decay * state.step)
         for group in optimizer.param_groups:
@@ -235,13 +276,13 @@ def train(config: TrainConfig, *, weights: VGGWeights | None = None, resume: boo
         full = config.identity_weight == 0 or state.step % config.perceptual_every == 0
         count = config.batch_size if full else 2 * config.batch_size
         content = torch.stack([random_crop(rng.choice(data.contents), config.crop, rng, jitter=True)
-                               for _ in range(count)]).to(device)
+                               for _ in range(count)])
         if full:
-            picks = [rng.randrange(len(data.style_stats)) for _ in range(config.batch_size)]
-            terms = loss_terms(encoder, decoder, _channels_last(content, device),
-                               data.style_vectors[picks].to(device), _stats_batch(data, picks, device),
-                               data.layer_scale, config, device, dtype)
-            last = {k: float(v.detach()) for k, v in terms.items()}
+            picks = torch.tensor([rng.randrange(len(data.style_vectors)) for _ in range(config.batch_size)],
+                                 device=device)
+            terms = loss_terms(encoder, decoder, _channels_last(content), data.style_vectors[picks],
+                               data.targets(picks), data.layer_scale, config, device, dtype)
+            last = {k: v.detach() for k, v in terms.items()}
         else:
             terms = {"total": config.identity_weight * identity_loss(encoder, decoder, content, device, dtype)}
         optimizer.zero_grad(set_to_none=True)
@@ -250,13 +291,15 @@ def train(config: TrainConfig, *, weights: VGGWeights | None = None, resume: boo
         state.step += 1
         state.seconds = time.perf_counter() - started
         if (state.step % config.log_every == 0 or state.step == config.steps) and last:
-            row = {"step": state.step, "seconds": round(state.seconds, 1), "lr": lr, **last}
+            row = {"step": state.step, "seconds": round(state.seconds, 1), "lr": lr,
+                   **{k: float(v) for k, v in last.items()}}
             _log(out, row)
             if report:
                 report(row)
         if state.step % config.checkpoint_every == 0 or state.step == config.steps:
             _checkpoint(out, config, encoder, decoder, optimizer, state, data, rng, device, dtype)
-    if not (out / BEST).is_file():
+            saved_at = state.step
+    if saved_at != state.step or not (out / BEST).is_file():   # stopped by the clock between checkpoints
         _checkpoint(out, config, encoder, decoder, optimizer, state, data, rng, device, dtype)
     return out / BEST
 
@@ -265,11 +308,10 @@ def validation_loss(encoder: Encoder, decoder: Decoder, data: _Data, config: Tra
                     device: torch.device, dtype: torch.dtype) -> float:
     """Loss on fixed content crops and styles: comparable across checkpoints (unlike batch losses)."""
     decoder.eval()
-    picks = data.validation_styles.tolist()
+    picks = data.validation_styles
     with torch.no_grad():
-        terms = loss_terms(encoder, decoder, _channels_last(data.validation.to(device), device),
-                           data.style_vectors[picks].to(device), _stats_batch(data, picks, device),
-                           data.layer_scale, config, device, dtype)
+        terms = loss_terms(encoder, decoder, _channels_last(data.validation), data.style_vectors[picks],
+                           data.targets(picks), data.layer_scale, config, device, dtype)
     decoder.train()
     return float(terms["total"])
 

@@ -59,10 +59,13 @@ class VGG19Features(keras.layers.Layer):
                 conv_index += 1
             elif name.startswith("relu"):
                 x = tf.nn.relu(x)
-            elif pooling == "max":
-                x = tf.nn.max_pool2d(x, 2, 2, "VALID")
             else:
-                x = tf.nn.avg_pool2d(x, 2, 2, "VALID")  # floors odd sizes, as torch's avg_pool2d does
+                # VALID floors odd sizes, as torch does; a side already 1 px long stays 1 px (SAME)
+                # instead of vanishing, as the torch network's ceil mode does for very thin images.
+                known = [side for side in x.shape[1:3] if side is not None]
+                padding = "SAME" if known and min(known) < 2 else "VALID"
+                pool = tf.nn.max_pool2d if pooling == "max" else tf.nn.avg_pool2d
+                x = pool(x, 2, 2, padding)
             if name in wanted:
                 found[name] = x
                 if len(found) == len(wanted):
