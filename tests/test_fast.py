@@ -109,9 +109,14 @@ def test_blend_and_colour_options(stylizer, photo, strokes):
     only_strokes = stylizer(photo, strokes, mode="fast", size=96).image
     assert blended.size == only_strokes.size and list(blended.getdata()) != list(only_strokes.getdata())
     kept = stylizer(photo, strokes, mode="fast", size=96, preserve_colour="luminance").image
-    # luminance mode keeps the photo's chroma: its mean colour stays close to the photo's
-    mean = lambda im: torch.tensor(list(im.getdata())).float().mean(0)  # noqa: E731
-    assert (mean(kept) - mean(photo.resize(kept.size))).abs().max() < 25
+    # luminance mode keeps the photo's chroma (YIQ's I and Q) and takes only the result's luminance
+    from brushwork.colour import rgb_to_yiq
+    from brushwork.imaging import to_tensor
+
+    chroma = lambda im: rgb_to_yiq(to_tensor(im))[:, 1:].mean((0, 2, 3))  # noqa: E731
+    target = chroma(photo.resize(kept.size))
+    assert (chroma(kept) - target).abs().max() < 0.02     # (clamping to [0, 1] moves it a little)
+    assert (chroma(only_strokes) - target).abs().max() > 0.05   # without it the painting's colours come in
 
 
 def test_odd_sizes_and_alpha(stylizer, strokes):
@@ -176,6 +181,64 @@ def test_training_loss_falls_on_a_tiny_problem(tmp_path):
     train(config)
     losses = [float(r["total"]) for r in csv.DictReader((tmp_path / "run" / "loss.csv").open())]
     assert sum(losses[-5:]) / 5 < 0.7 * sum(losses[:5]) / 5
+
+
+def test_gram_loss_is_the_relative_squared_gram_error():
+    from brushwork.fast.train import gram_loss
+    from brushwork.losses import gram_matrix
+
+    torch.manual_seed(0)
+    found = {"relu1_1": torch.rand(2, 4, 6, 6), "relu2_1": torch.rand(2, 8, 3, 3)}
+    same = {n: gram_matrix(f) for n, f in found.items()}
+    assert float(gram_loss(found, same)) == pytest.approx(0.0, abs=1e-7)
+    doubled = {n: 2 * g for n, g in same.items()}       # ||G - 2G||^2 / ||2G||^2 = 1/4 on every layer
+    assert float(gram_loss(found, doubled)) == pytest.approx(0.25, rel=1e-5)
+
+
+def test_training_with_the_gram_loss_logs_and_plots_it(tmp_path, capsys):
+    content, style = _folders(tmp_path)
+    out = tmp_path / "run"
+    assert main(["train-fast", "--content", str(content), "--style", str(style), "-o", str(out), "--batch-size", "2",
+                 "--crop", "32", "--style-crops", "1", "--log-every", "1", "--checkpoint-every", "3", "--steps", "3",
+                 "--device", "cpu", "--precision", "fp32", "--gram-weight", "20"]) == 0
+    rows = list(csv.DictReader((out / "loss.csv").open()))
+    assert len(rows) == 3 and all(float(r["gram"]) > 0 for r in rows)
+    total, parts = float(rows[0]["total"]), ["content", "style", "gram", "identity"]
+    weights = {"content": 1, "style": 10, "gram": 20, "identity": 50}
+    assert total == pytest.approx(sum(weights[k] * float(rows[0][k]) for k in parts), rel=1e-4)
+    assert "gram" in capsys.readouterr().err
+
+
+def test_a_run_stopped_by_the_clock_checkpoints_its_last_step(tmp_path):
+    from brushwork.fast.train import LAST, TrainConfig, train
+
+    content, style = _folders(tmp_path)
+    config = TrainConfig(str(content), str(style), str(tmp_path / "run"), steps=10_000, batch_size=2, crop=32,
+                         style_crops=1, log_every=1, checkpoint_every=1000, max_minutes=0.02,
+                         device="cpu", precision="fp32")
+    train(config)
+    logged = len(list(csv.DictReader((tmp_path / "run" / "loss.csv").open())))
+    saved = torch.load(tmp_path / "run" / LAST, weights_only=True)["step"]
+    assert 0 < logged < 1000 and saved == logged
+
+
+def test_fast_mode_works_inside_a_mirrored_border():
+    from brushwork.fast.model import EDGE_MARGIN, add_margin
+
+    image = torch.rand(1, 3, 40, 50)
+    framed, margin = add_margin(image)
+    assert margin == EDGE_MARGIN and framed.shape[-2:] == (40 + 2 * margin, 50 + 2 * margin)
+    assert torch.equal(framed[..., margin:-margin, margin:-margin], image)
+    assert torch.equal(framed[..., margin - 1, margin:-margin], image[..., 1, :])   # mirrored, not zeros
+    small, margin = add_margin(torch.rand(1, 3, 5, 3))
+    assert margin == 2 and small.shape[-2:] == (9, 7)
+    assert add_margin(torch.rand(1, 3, 1, 4))[1] == 0
+
+
+@pytest.mark.parametrize("size", [(1, 1), (3, 9), (13, 7)])
+def test_fast_mode_keeps_tiny_and_odd_sizes(stylizer, strokes, size):
+    content = make_content(64).resize(size)
+    assert stylizer(content, strokes, mode="fast", size=None).image.size == size
 
 
 def test_train_fast_bad_folder_is_exit_2(tmp_path, capsys):

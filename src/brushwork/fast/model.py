@@ -12,6 +12,7 @@ from importlib import resources
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 from .. import imaging
@@ -45,6 +46,21 @@ def load_decoder(path: str | Path | None = None) -> Decoder:
         first = (str(error).splitlines() or [type(error).__name__])[0]
         raise WeightsError(f"'{file}' is not a brushwork fast-mode decoder ({first})") from None
     return decoder.requires_grad_(False).eval()
+
+
+#: Mirrored border added around the photo and cut off again. VGG's zero padding makes the features
+#: at the image's edges unlike any the decoder saw inside its training crops, and it drew streaks
+#: there (flat skies showed a band of horizontal lines along the top); with the border those
+#: edge effects fall outside the picture. Costs ~15 % more work at 512x384.
+EDGE_MARGIN = 16
+
+
+def add_margin(image: torch.Tensor, margin: int = EDGE_MARGIN) -> tuple[torch.Tensor, int]:
+    """(B, 3, H, W) -> the image inside a mirrored border (as wide as the image allows), and its width."""
+    margin = min(margin, image.shape[-2] - 1, image.shape[-1] - 1)
+    if margin <= 0:
+        return image, 0
+    return F.pad(image, (margin, margin, margin, margin), mode="reflect"), margin
 
 
 class FastStylizer:
@@ -88,11 +104,12 @@ class FastStylizer:
 
     def transfer(self, content: torch.Tensor, vector: torch.Tensor, strength: float) -> torch.Tensor:
         """(1, 3, H, W) content in [0, 1] -> stylized (1, 3, H, W) on the CPU, fp32."""
-        padded, (height, width) = pad_to_multiple(content)
+        framed, margin = add_margin(content)
+        padded, (height, width) = pad_to_multiple(framed)
         with torch.no_grad():
             out = self.transfer_network(self._input(padded), vector.to(self.placement.device),
                                         torch.tensor([strength], device=self.placement.device))
-        return out[..., :height, :width].cpu()
+        return out[..., margin:height - margin, margin:width - margin].cpu()
 
     def _input(self, image: torch.Tensor) -> torch.Tensor:
         image = image.to(self.placement.device)
