@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import functools
 import http.server
+import json
 import shutil
 import threading
 
+import numpy as np
 import pytest
 from PIL import Image
+
+import brushwork
 
 from .conftest import EXAMPLES
 
@@ -41,14 +45,21 @@ def test_build_has_pwa_pieces(site):
     assert Image.open(folder / "icons/icon-512.png").size == (512, 512)
     worker = (folder / "sw.js").read_text()
     assert "models/transfer.onnx" in worker and "ort/ort-wasm-simd-threaded.wasm" in worker
+    # the worker's cache is named after what the page was built from, so installed pages update
+    from brushwork.fast.phone_app import source_digest
+
+    digest = json.loads((folder / "build.json").read_text())["source"]
+    assert digest == source_digest() and f'"brushwork-phone-{digest}"' in worker
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (deps/apt/fast.txt)")
 def test_phone_page_stylizes_in_the_browser(site, tmp_path):
     _, url = site
-    photo, painting = tmp_path / "photo.jpg", tmp_path / "painting.png"
-    Image.open(EXAMPLES / "astronaut.jpg").convert("RGB").resize((160, 160)).save(photo)
-    Image.open(EXAMPLES / "strokes.png").convert("RGB").resize((128, 128)).save(painting)
+    # both at the sizes the page reads them at (256 px), as PNG: no resampling or JPEG decoder
+    # differences, so the page's result can be compared with brushwork's own below
+    photo, painting = tmp_path / "photo.png", tmp_path / "painting.png"
+    Image.open(EXAMPLES / "astronaut.jpg").convert("RGB").resize((256, 256)).save(photo)
+    Image.open(EXAMPLES / "strokes.png").convert("RGB").resize((256, 256)).save(painting)
     with playwright_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         try:
@@ -71,13 +82,16 @@ def test_phone_page_stylizes_in_the_browser(site, tmp_path):
             width, height = page.evaluate("[document.getElementById('result').width, "
                                           "document.getElementById('result').height]")
             assert (width, height) == (256, 256)
-            spread = page.evaluate("""(() => {
+            pixels = page.evaluate("""Array.from((() => {
                 const c = document.getElementById('result');
-                const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-                let lo = 255, hi = 0;
-                for (let i = 0; i < d.length; i += 4) { lo = Math.min(lo, d[i + 1]); hi = Math.max(hi, d[i + 1]); }
-                return hi - lo; })()""")
-            assert spread > 50                              # an image, not a flat or black canvas
+                return c.getContext('2d').getImageData(0, 0, c.width, c.height).data; })())""")
+            on_phone = np.asarray(pixels, np.float32).reshape(256, 256, 4)[..., :3]
+            assert np.ptp(on_phone[..., 1]) > 50            # an image, not a flat or black canvas
+            # the same picture brushwork paints itself (mirrored border, cropping and all)
+            here = brushwork.Stylizer(device="cpu", precision="fp32")(photo, painting, mode="fast", size=256)
+            difference = np.abs(on_phone - np.asarray(here.image, np.float32))
+            assert difference.mean() < 1.0 and np.percentile(difference, 99) < 6, \
+                (difference.mean(), np.percentile(difference, 99))
             assert not errors, errors
             # the model ran in the page: every request was a plain GET of a static file
             assert all(r.startswith("GET ") for r in requests), requests

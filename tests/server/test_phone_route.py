@@ -38,3 +38,21 @@ def test_phone_page_without_runtime_says_what_is_missing(make_client, tmp_path: 
     assert answer.json()["error"] == "phone_page_unavailable"
     assert "install-npm.sh" in answer.json()["detail"]
     assert not (tmp_path / "phone").exists()
+
+
+def test_a_page_built_from_other_weights_is_rebuilt(make_client, tmp_path: Path) -> None:
+    """An upgrade that ships a new decoder keeps the version number: the cached page must not stay."""
+    import json
+
+    from brushwork.fast.phone_app import ort_dir, source_digest
+
+    if not (ort_dir() / "ort.wasm.min.js").is_file():
+        pytest.fail("onnxruntime-web is not vendored: run `bash deps/install-npm.sh` (make setup does)")
+    folder = tmp_path / "phone"
+    folder.mkdir()
+    (folder / "build.json").write_text(json.dumps({"source": "older-build"}))
+    (folder / "index.html").write_text("stale page")
+    client = make_client(phone_dir=str(folder))
+    page = client.get("/phone/")
+    assert page.status_code == 200 and "stale page" not in page.text
+    assert json.loads((folder / "build.json").read_text())["source"] == source_digest()

@@ -10,6 +10,7 @@ onnxruntime-web comes from the npm registry (`deps/npm/phone.txt`, unpacked by
 
 from __future__ import annotations
 
+import hashlib
 import json
 import mimetypes
 import os
@@ -43,6 +44,19 @@ def ort_dir() -> Path:
     return Path(override) if override else page_dir() / "vendor" / "onnxruntime-web"
 
 
+def source_digest(precision: str = "fp32", decoder: str | Path | None = None) -> str:
+    """A short hash of everything a build is made from (page files, decoder weights, precision, version).
+
+    It names the service worker's cache, so installed pages fetch a new model or page, and tells
+    `phone_folder` when a page built earlier is stale."""
+    from .model import default_decoder_path
+
+    digest = hashlib.sha256(f"{__version__}:{precision}".encode())
+    for path in [*(page_dir() / name for name in PAGE_FILES), Path(decoder or default_decoder_path())]:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
 def build_phone_app(folder: str | Path, *, precision: str = "fp32", decoder: str | Path | None = None) -> Path:
     """Write the whole page (HTML/JS, PWA manifest, service worker, icons, models, runtime) into `folder`."""
     source = ort_dir()
@@ -54,6 +68,9 @@ def build_phone_app(folder: str | Path, *, precision: str = "fp32", decoder: str
     (target / "ort").mkdir(parents=True, exist_ok=True)
     for name in PAGE_FILES:
         shutil.copyfile(page_dir() / name, target / name)
+    digest = source_digest(precision, decoder)
+    worker = target / "sw.js"
+    worker.write_text(worker.read_text().replace('"brushwork-phone-dev"', f'"brushwork-phone-{digest}"'))
     for name in ORT_FILES:
         shutil.copyfile(source / name, target / "ort" / name)
     _icons(target / "icons")
@@ -61,7 +78,7 @@ def build_phone_app(folder: str | Path, *, precision: str = "fp32", decoder: str
 
     result = export("onnx", target / "models", precision, decoder=decoder)
     (target / "build.json").write_text(json.dumps({"brushwork": __version__, "precision": precision,
-                                                   "models": result.manifest()}, indent=2))
+                                                   "source": digest, "models": result.manifest()}, indent=2))
     return target
 
 
@@ -80,17 +97,25 @@ def _icons(folder: Path) -> None:
 
 
 def phone_folder(cache_dir: str | Path | None = None, *, precision: str = "fp32") -> Path:
-    """The built page in `cache_dir` (default ~/.cache/brushwork/phone-<version>-<precision>), built if absent."""
+    """The built page in `cache_dir` (default ~/.cache/brushwork/phone-<version>-<precision>), built if
+    absent or built from other page files or weights (an upgrade in place keeps the version)."""
     for suffix, kind in MIME_TYPES.items():
         mimetypes.add_type(kind, suffix)
     folder = Path(cache_dir) if cache_dir else Path.home() / ".cache" / "brushwork" / f"phone-{__version__}-{precision}"
-    if not (folder / "build.json").is_file():
+    if _built_from(folder) != source_digest(precision):
         partial = folder.with_name(folder.name + ".partial")
         shutil.rmtree(partial, ignore_errors=True)
         build_phone_app(partial, precision=precision)
         shutil.rmtree(folder, ignore_errors=True)
         partial.rename(folder)  # a half-built page is never served
     return folder
+
+
+def _built_from(folder: Path) -> str | None:
+    try:
+        return json.loads((folder / "build.json").read_text()).get("source")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def phone_file(folder: Path, path: str) -> Path | None:

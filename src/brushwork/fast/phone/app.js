@@ -3,6 +3,10 @@
 "use strict";
 
 const STYLE_SIZE = 256;           // long side the painting is read at (its statistics barely change above)
+// A mirrored border around the photo, cut off again afterwards: VGG's zero padding makes the
+// picture's edges unlike anything the decoder was trained on, and it drew streaks there
+// (brushwork's EDGE_MARGIN, the same on the desktop).
+const EDGE_MARGIN = 16;
 const $ = (id) => document.getElementById(id);
 const state = { content: null, style: null, styleNet: null, transferNet: null, vectorKey: null, vector: null };
 
@@ -39,9 +43,17 @@ function loadPicked(input, key, preview) {
   });
 }
 
-// An image drawn at `longSide` px (both sides rounded to multiples of 8, as the network needs)
-// -> NCHW float32 RGB in [0, 1].
-function toTensor(bitmap, longSide) {
+// Index `i` mirrored into 0..n-1 (reflection without repeating the edge pixel, as torch's "reflect").
+function mirror(i, n) {
+  if (n === 1) return 0;
+  const period = 2 * (n - 1);
+  const j = ((i % period) + period) % period;
+  return j < n ? j : period - j;
+}
+
+// An image drawn at `longSide` px (both sides rounded to multiples of 8, as the network needs),
+// inside a mirrored border `margin` px wide (a multiple of 8 too) -> NCHW float32 RGB in [0, 1].
+function toTensor(bitmap, longSide, margin = 0) {
   const scale = longSide / Math.max(bitmap.width, bitmap.height);
   const width = Math.max(8, Math.round(bitmap.width * scale / 8) * 8);
   const height = Math.max(8, Math.round(bitmap.height * scale / 8) * 8);
@@ -49,26 +61,37 @@ function toTensor(bitmap, longSide) {
   const context = canvas.getContext("2d");
   context.drawImage(bitmap, 0, 0, width, height);
   const pixels = context.getImageData(0, 0, width, height).data;
-  const plane = width * height;
+  const outWidth = width + 2 * margin, outHeight = height + 2 * margin;
+  const plane = outWidth * outHeight;
   const data = new Float32Array(3 * plane);
-  for (let i = 0; i < plane; i++) {
-    data[i] = pixels[4 * i] / 255;
-    data[plane + i] = pixels[4 * i + 1] / 255;
-    data[2 * plane + i] = pixels[4 * i + 2] / 255;
+  for (let y = 0; y < outHeight; y++) {
+    const row = mirror(y - margin, height) * width;
+    for (let x = 0; x < outWidth; x++) {
+      const source = 4 * (row + mirror(x - margin, width));
+      const i = y * outWidth + x;
+      data[i] = pixels[source] / 255;
+      data[plane + i] = pixels[source + 1] / 255;
+      data[2 * plane + i] = pixels[source + 2] / 255;
+    }
   }
-  return new ort.Tensor("float32", data, [1, 3, height, width]);
+  return new ort.Tensor("float32", data, [1, 3, outHeight, outWidth]);
 }
 
-function drawTensor(tensor, canvas) {
-  const [, , height, width] = tensor.dims;
-  const plane = width * height;
+// The network's output, less the `margin` px border, drawn onto `canvas`.
+function drawTensor(tensor, canvas, margin = 0) {
+  const [, , fullHeight, fullWidth] = tensor.dims;
+  const width = fullWidth - 2 * margin, height = fullHeight - 2 * margin;
+  const plane = fullWidth * fullHeight;
   const data = tensor.data;
   const image = new ImageData(width, height);
-  for (let i = 0; i < plane; i++) {
-    image.data[4 * i] = Math.round(data[i] * 255);
-    image.data[4 * i + 1] = Math.round(data[plane + i] * 255);
-    image.data[4 * i + 2] = Math.round(data[2 * plane + i] * 255);
-    image.data[4 * i + 3] = 255;
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const i = (y + margin) * fullWidth + x + margin, o = 4 * (y * width + x);
+      image.data[o] = Math.round(data[i] * 255);
+      image.data[o + 1] = Math.round(data[plane + i] * 255);
+      image.data[o + 2] = Math.round(data[2 * plane + i] * 255);
+      image.data[o + 3] = 255;
+    }
   }
   canvas.width = width;
   canvas.height = height;
@@ -87,10 +110,10 @@ async function stylize() {
     }
     setStatus("Painting…");
     const strength = new ort.Tensor("float32", new Float32Array([$("strength").value / 100]), [1]);
-    const content = toTensor(state.content, Number($("size").value));
+    const content = toTensor(state.content, Number($("size").value), EDGE_MARGIN);
     const out = await state.transferNet.run({ content_image: content, style_vector: state.vector, strength });
     const canvas = $("result");
-    drawTensor(out.stylized_image, canvas);
+    drawTensor(out.stylized_image, canvas, EDGE_MARGIN);
     canvas.hidden = false;
     $("save").href = canvas.toDataURL("image/png");
     $("save").hidden = false;

@@ -1,6 +1,7 @@
 // Offline support: everything the page needs (the model and the ONNX runtime included) is
-// cached at install; afterwards the page works without a network. Bump VERSION on changes.
-const VERSION = "brushwork-phone-v1";
+// cached at install; afterwards the page works without a network. The build replaces VERSION with a
+// hash of the page files and model weights, so any change installs afresh (and old caches go).
+const VERSION = "brushwork-phone-dev";
 const FILES = ["./", "index.html", "app.js", "style.css", "manifest.webmanifest",
   "icons/icon-192.png", "icons/icon-512.png", "ort/ort.wasm.min.js", "ort/ort-wasm-simd-threaded.mjs",
   "ort/ort-wasm-simd-threaded.wasm", "models/style.onnx", "models/transfer.onnx"];
