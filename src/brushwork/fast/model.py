@@ -106,9 +106,10 @@ class FastStylizer:
         """(1, 3, H, W) content in [0, 1] -> stylized (1, 3, H, W) on the CPU, fp32."""
         framed, margin = add_margin(content)
         padded, (height, width) = pad_to_multiple(framed)
+        # full strength needs no blend with the photo's own statistics: skip computing them
+        amount = None if strength >= 1 else torch.tensor([strength], device=self.placement.device)
         with torch.no_grad():
-            out = self.transfer_network(self._input(padded), vector.to(self.placement.device),
-                                        torch.tensor([strength], device=self.placement.device))
+            out = self.transfer_network(self._input(padded), vector.to(self.placement.device), amount)
         return out[..., margin:height - margin, margin:width - margin].cpu()
 
     def _input(self, image: torch.Tensor) -> torch.Tensor:
