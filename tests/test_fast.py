@@ -113,7 +113,7 @@ def test_blend_and_colour_options(stylizer, photo, strokes):
     from brushwork.colour import rgb_to_yiq
     from brushwork.imaging import to_tensor
 
-    chroma = lambda im: rgb_to_yiq(to_tensor(im))[:, 1:].mean((0, 2, 3))  # noqa: E731
+    chroma = lambda im: rgb_to_yiq(to_tensor(im))[:, 1:].mean((0, 2, 3))
     target = chroma(photo.resize(kept.size))
     assert (chroma(kept) - target).abs().max() < 0.02     # (clamping to [0, 1] moves it a little)
     assert (chroma(only_strokes) - target).abs().max() > 0.05   # without it the painting's colours come in
