@@ -32,7 +32,7 @@ from PIL import Image
 from .. import imaging
 from ..device import resolve
 from ..errors import InvalidInputError
-from ..losses import gram_matrix
+from ..losses import gram_matrix, relative_squared_error
 from ..weights import VGGWeights, load_vgg19_weights
 from .network import DECODER_WIDTHS, LOSS_LAYERS, Decoder, Encoder, adain, mean_std, style_vector
 from .plot import plot_curves
@@ -164,12 +164,14 @@ def _prepare(config: TrainConfig, encoder: Encoder, device: torch.device, dtype:
             with torch.autocast(device.type, enabled=False):      # Gram targets in fp32
                 for name in gram_layers:
                     grams[name].append(gram_matrix(found[name]))
-    stacked = {n: torch.cat(v) for n, v in means.items()}, {n: torch.cat(v) for n, v in stds.items()}
-    vectors = torch.cat([stacked[0]["relu4_1"], stacked[1]["relu4_1"]], dim=1)
+    style_means = {n: torch.cat(v) for n, v in means.items()}
+    style_stds = {n: torch.cat(v) for n, v in stds.items()}
+    vectors = torch.cat([style_means["relu4_1"], style_stds["relu4_1"]], dim=1)
     val = torch.stack([random_crop(contents[i % len(contents)], config.crop, random.Random(i), jitter=False)
                        for i in range(config.batch_size)])
     val_styles = torch.tensor([(i * 7919) % len(vectors) for i in range(config.batch_size)], device=device)
-    return _Data(contents, *stacked, {n: torch.cat(v) for n, v in grams.items()}, vectors, sums, val, val_styles)
+    return _Data(contents, style_means, style_stds, {n: torch.cat(v) for n, v in grams.items()}, vectors, sums,
+                 val, val_styles)
 
 
 def _loss_layers(config: TrainConfig) -> tuple[str, ...]:
@@ -182,12 +184,12 @@ def _channels_last(x: torch.Tensor) -> torch.Tensor:
 
 
 def gram_loss(found: dict[str, torch.Tensor], targets: dict[str, torch.Tensor]) -> torch.Tensor:
-    """Mean over layers and batch of ||G(out) - G(style)||^2 / ||G(style)||^2 (scale-free per layer)."""
-    total = None
-    for name, target in targets.items():
-        error = (gram_matrix(found[name]) - target).pow(2).sum((1, 2)) / target.pow(2).sum((1, 2)).clamp_min(1e-12)
-        total = error.mean() if total is None else total + error.mean()
-    return total / len(targets)
+    """Mean over layers and batch of ||G(out) - G(style)||^2 / ||G(style)||^2 (scale-free per layer).
+
+    The optimizer's `relative_squared_error`, taken per image (each crop relative to its own
+    painting's Gram norm) rather than over the whole batch."""
+    per_image = torch.vmap(relative_squared_error)
+    return torch.stack([per_image(gram_matrix(found[name]), target).mean() for name, target in targets.items()]).mean()
 
 
 def loss_terms(encoder: Encoder, decoder: Decoder, content: torch.Tensor, vectors: torch.Tensor,
