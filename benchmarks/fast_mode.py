@@ -51,25 +51,29 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5, help="timed fast runs per pair (median reported)")
     parser.add_argument("--no-optimize", action="store_true", help="skip the (slow) optimizer runs")
     parser.add_argument("--fast-weights", type=Path)
+    parser.add_argument("--precision", default="auto", help="fast mode's precision: auto (int8 on CPUs with VNNI), "
+                                                             "int8, bf16, fp32 [auto]")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     contents, styles = images(args.images / "content"), images(args.images / "style")
     pairs = [(contents[i % len(contents)], styles[i % len(styles)]) for i in range(args.pairs)]
     stylizer = brushwork.Stylizer(fast_weights=args.fast_weights)
-    stylizer(pairs[0][0], pairs[0][1], mode="fast", size=args.size)        # warm-up (loads the model)
+    fast_options = {"mode": "fast", "size": args.size, "precision": args.precision}
+    stylizer(pairs[0][0], pairs[0][1], **fast_options)                     # warm-up (loads the model)
     results, rows = [], []
     for content, style in pairs:
         times, cached_times = [], []
         for _ in range(args.repeats):
             stylizer.clear_caches()                  # a painting seen for the first time ...
             started = time.perf_counter()
-            fast = stylizer(content, style, mode="fast", size=args.size).image
+            result = stylizer(content, style, **fast_options)
             times.append(time.perf_counter() - started)
             started = time.perf_counter()            # ... and again, its style vector cached
-            stylizer(content, style, mode="fast", size=args.size)
+            stylizer(content, style, **fast_options)
             cached_times.append(time.perf_counter() - started)
+        fast = result.image
         fast.save(args.out / f"fast_{content.stem}_{style.stem}.png")
-        entry = {"content": content.name, "style": style.name, "size": list(fast.size),
+        entry = {"content": content.name, "style": style.name, "size": list(fast.size), "precision": result.precision,
                  "fast_seconds_median": statistics.median(times), "fast_seconds_min": min(times),
                  "fast_cached_style_seconds_median": statistics.median(cached_times),
                  "fast": score(stylizer, fast, content, style).as_dict()}

@@ -168,6 +168,7 @@ def test_tiny_training_run_logs_checkpoints_resumes_and_exports(tmp_path, capsys
     rows = list(csv.DictReader((out / "loss.csv").open()))
     assert [int(r["step"]) for r in rows] == [1, 2, 3, 4, 5, 6]
     assert load_decoder(tmp_path / "dec.pt") is not None
+    assert "int8" in torch.load(tmp_path / "dec.pt", weights_only=True)   # calibrated for int8 on export
     capsys.readouterr()
 
 
@@ -223,7 +224,7 @@ def test_a_run_stopped_by_the_clock_checkpoints_its_last_step(tmp_path):
 
 
 def test_fast_mode_works_inside_a_mirrored_border():
-    from brushwork.fast.model import EDGE_MARGIN, add_margin
+    from brushwork.fast.network import EDGE_MARGIN, add_margin
 
     image = torch.rand(1, 3, 40, 50)
     framed, margin = add_margin(image)
@@ -259,9 +260,9 @@ def test_fast_mode_reads_paintings_at_half_size_but_not_below_256_px(long_side, 
 
 def test_clear_caches_forgets_style_vectors_but_keeps_the_networks(stylizer, photo, strokes):
     stylizer(photo, strokes, mode="fast", size=64)
-    (fast_model,) = stylizer._fast.values()
-    assert fast_model._cache
+    models = list(stylizer._fast.values())                      # (one per precision asked for so far)
+    assert any(model._cache for model in models)
     stylizer.clear_caches()
-    assert not fast_model._cache and not stylizer._style_cache
+    assert not any(model._cache for model in models) and not stylizer._style_cache
     assert stylizer(photo, strokes, mode="fast", size=64).image.size == (64, 64)
-    assert list(stylizer._fast.values()) == [fast_model]        # same network, not reloaded
+    assert list(stylizer._fast.values()) == models              # same networks, not reloaded

@@ -19,7 +19,8 @@ from PIL import Image
 from . import imaging
 from .cache import LRUCache
 from .callbacks import Callback, Progress
-from .device import Placement, resolve
+from .device import Placement, cpu_has_fast_int8, resolve
+from .errors import InvalidInputError
 from .features import VGG19Features, build_features
 from .imaging import ImageInput
 from .lbfgs import LBFGSState, lbfgs_step
@@ -55,6 +56,7 @@ class Stylizer:
         self._tf_model: Any = None
         self._fast_weights = fast_weights
         self._fast: dict[tuple[Any, ...], Any] = {}
+        self._fast_auto_int8: bool | None = None
 
     # -- public ----------------------------------------------------------------------------------
     def __call__(self, content: ImageInput, style: ImageInput | Sequence[ImageInput],
@@ -126,7 +128,7 @@ class Stylizer:
     def _fast_call(self, inputs: "PreparedInputs", opts: StyleOptions, placement: Placement, started: float,
                    callback: Callback | None) -> StyleResult:
         """Feed-forward mode: one style-network pass per new style, one transfer-network pass."""
-        model = self._fast_model(placement)
+        model = self._fast_model(placement, auto=opts.precision == "auto" and self.precision == "auto")
         height, width = inputs.content.shape[-2:]
         from .fast.model import style_long_side
 
@@ -137,12 +139,21 @@ class Stylizer:
         if callback is not None:
             callback(Progress(step=1, total=1, epoch=1, epochs=1, scale=1, scales=1, size=(width, height),
                               losses={}, elapsed=seconds, eta=0.0, preview=None))
-        return StyleResult(image=result, options=opts, seconds=seconds, device=str(placement.device),
-                           precision=placement.precision)
+        return StyleResult(image=result, options=opts, seconds=seconds, device=str(model.placement.device),
+                           precision=model.placement.precision)
 
-    def _fast_model(self, placement: Placement) -> Any:
-        from .fast.model import FastStylizer  # the fast mode loads only when asked for
+    def _fast_model(self, placement: Placement, auto: bool) -> Any:
+        """The fast model for `placement`; with precision auto on a CPU with VNNI, the int8 one
+        (same picture, ~1.7x bf16's speed) where the decoder file carries int8 ranges."""
+        from .fast.int8 import int8_available  # the fast mode loads only when asked for
+        from .fast.model import FastStylizer, has_int8_ranges
 
+        if auto and placement.device.type == "cpu" and cpu_has_fast_int8() and int8_available():
+            with self._lock:
+                if self._fast_auto_int8 is None:       # decided once: does this decoder have int8 ranges?
+                    self._fast_auto_int8 = has_int8_ranges(self._fast_weights)
+            if self._fast_auto_int8:
+                placement = Placement(placement.device, torch.qint8)
         key = (placement.device, placement.dtype)
         with self._lock:
             if key not in self._fast:
@@ -152,10 +163,14 @@ class Stylizer:
     # -- cached resources -------------------------------------------------------------------------
     def _placement(self, opts: StyleOptions) -> Placement:
         if opts.device == "auto" and opts.precision == "auto":
-            return self.placement
-        device = self.device if opts.device == "auto" else opts.device
-        precision = self.precision if opts.precision == "auto" else opts.precision
-        return resolve(device, precision)
+            placement = self.placement
+        else:
+            device = self.device if opts.device == "auto" else opts.device
+            precision = self.precision if opts.precision == "auto" else opts.precision
+            placement = resolve(device, precision)
+        if placement.dtype == torch.qint8 and opts.mode != "fast":
+            raise InvalidInputError("precision int8 is for fast mode only; the optimizer needs bf16 or fp32")
+        return placement
 
     def _tensorflow(self) -> Any:
         """The Keras engine (`brushwork.tf`), built on first use from the same weights."""

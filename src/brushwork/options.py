@@ -17,7 +17,7 @@ Optimizer = Literal["lbfgs", "adam"]
 Init = Literal["content", "noise", "image"]
 Pooling = Literal["max", "avg"]
 PreserveColour = Literal["none", "luminance", "histogram"]
-Precision = Literal["auto", "fp32", "bf16", "fp16"]
+Precision = Literal["auto", "fp32", "bf16", "fp16", "int8"]
 Mode = Literal["optimize", "fast"]
 Backend = Literal["torch", "tensorflow"]
 
@@ -70,7 +70,9 @@ class StyleOptions(BaseModel):
 
     # -- execution -----------------------------------------------------------------------------
     device: str = Field("auto", description="auto, cpu, cuda, cuda:N or mps.")
-    precision: Precision = Field("auto", description="auto picks bf16/fp16 where the hardware is fast at it.")
+    precision: Precision = Field(
+        "auto", description="auto picks bf16/fp16 where the hardware is fast at it (fast mode: int8 on CPUs "
+                            "with VNNI); int8 is for fast mode on the CPU only.")
     mode: Mode = Field("optimize", description="optimize (Gatys et al.) or fast (feed-forward).")
     backend: Backend = Field(
         "torch", description="Engine: torch, or tensorflow (needs the brushwork[tensorflow] extra).")
@@ -104,6 +106,8 @@ class StyleOptions(BaseModel):
         if weights is not None and len(weights) != len(self.style_layers):
             raise ValueError(
                 f"style_layer_weights has {len(weights)} values for {len(self.style_layers)} style layers")
+        if self.precision == "int8" and (self.mode != "fast" or self.backend != "torch"):
+            raise ValueError("int8 is for fast mode (torch backend) only; the optimizer needs bf16 or fp32")
         for name in ("style_layer_weights", "style_blend_weights"):
             values = getattr(self, name)
             if values is not None and (any(v < 0 for v in values) or sum(values) <= 0):

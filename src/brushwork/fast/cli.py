@@ -42,9 +42,27 @@ def register(commands: Any) -> None:
     train.add_argument("--threads", type=int, metavar="N", help="CPU threads (default: all cores)")
     train.add_argument("--seed", type=int, default=0, help="random seed [0]")
     train.add_argument("--fresh", action="store_true", help="start over even if a checkpoint exists")
-    train.add_argument("--export", metavar="FILE", help="at the end, write the best decoder as fp16 weights here")
+    train.add_argument("--export", metavar="FILE",
+                       help="at the end, write the best decoder as fp16 weights here, with its int8 calibration")
     train.add_argument("-q", "--quiet", action="store_true", help="no per-step log lines")
     train.set_defaults(handler=_train_command)
+
+    calibrate = commands.add_parser(
+        "calibrate-fast", help="measure a fast-mode decoder's int8 activation ranges (for int8 on the CPU)",
+        description="Run the fast model in fp32 over photos and paintings, record each layer's activation range "
+                    "and write the decoder plus those ranges to --output. With them, fast mode runs in int8 on "
+                    "CPUs with VNNI (precision auto or int8): ~1.7x faster than bf16, same picture. "
+                    "`train-fast --export` does this itself.")
+    calibrate.add_argument("--content", required=True, metavar="DIR", help="folder of photos (searched recursively)")
+    calibrate.add_argument("--style", required=True, metavar="DIR", help="folder of paintings (searched recursively)")
+    calibrate.add_argument("-o", "--output", required=True, metavar="FILE",
+                           help="decoder file to write (may be --fast-weights itself: its weights are kept)")
+    calibrate.add_argument("--fast-weights", metavar="FILE", help="decoder weights (default: the shipped ones)")
+    calibrate.add_argument("--photos", type=int, default=48, metavar="N", help="photos to measure on [48]")
+    calibrate.add_argument("--paintings", type=int, default=48, metavar="N", help="paintings to measure on [48]")
+    calibrate.add_argument("--size", type=int, default=512, metavar="PX",
+                           help="long side of the photos, as fast mode's output [512]")
+    calibrate.set_defaults(handler=_calibrate_command)
 
     export = commands.add_parser(
         "export", help="write the fast mode's style and transfer networks for phones (ONNX, TFLite, Core ML)",
@@ -79,7 +97,7 @@ def _positive(name: str, value: int | float | None) -> None:
 def _train_command(args: argparse.Namespace) -> int:
     import torch
 
-    from .train import TrainConfig, export_decoder, list_images, train
+    from .train import TrainConfig, calibrate_int8, export_decoder, list_images, train
 
     for name in ("steps", "batch_size", "perceptual_every", "crop", "learning_rate", "style_crops", "checkpoint_every",
                  "log_every", "max_minutes", "threads"):
@@ -113,7 +131,29 @@ def _train_command(args: argparse.Namespace) -> int:
     best = train(config, resume=not args.fresh, report=report)
     print(f"best checkpoint: {best}", file=sys.stderr)
     if args.export:
-        print(f"wrote {export_decoder(best, Path(args.export))}", file=sys.stderr)
+        exported = export_decoder(best, Path(args.export))
+        print(f"wrote {calibrate_int8(exported, args.content, args.style, exported)} (with int8 calibration)",
+              file=sys.stderr)
+    return 0
+
+
+def _calibrate_command(args: argparse.Namespace) -> int:
+    from .model import default_decoder_path, load_decoder
+    from .train import calibrate_int8, list_images
+
+    for name in ("photos", "paintings", "size"):
+        _positive(name, getattr(args, name))
+    if args.size < 16:
+        raise InvalidInputError(f"--size must be at least 16, not {args.size}")
+    source = Path(args.fast_weights) if args.fast_weights else default_decoder_path()
+    load_decoder(source)                                    # fail early, in one line, on a bad file
+    list_images(args.content), list_images(args.style)
+    output = Path(args.output)
+    if not output.parent.is_dir():
+        raise InvalidInputError(f"output folder '{output.parent}' does not exist")
+    written = calibrate_int8(source, args.content, args.style, output, photos=args.photos,
+                             paintings=args.paintings, size=args.size)
+    print(f"wrote {written} (decoder + int8 ranges)", file=sys.stderr)
     return 0
 
 

@@ -12,17 +12,17 @@ from importlib import resources
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from PIL import Image
 
 from .. import imaging
 from ..cache import LRUCache
-from ..device import Placement
+from ..device import Placement, cpu_has_fast_bf16
 from ..errors import InvalidInputError, WeightsError
 from ..options import StyleOptions
 from ..pipeline import image_digest
 from ..weights import VGGWeights
-from .network import Decoder, Encoder, StyleNetwork, TransferNetwork, pad_to_multiple
+from .int8 import Int8Decoder, Int8Encoder, Ranges
+from .network import Decoder, Encoder, StyleNetwork, TransferNetwork, add_margin, pad_to_multiple
 
 DECODER_FILE = "decoder-fp16.pt"
 
@@ -34,33 +34,39 @@ def default_decoder_path() -> Path:
 
 def load_decoder(path: str | Path | None = None) -> Decoder:
     """A Decoder (fp32) with weights from `path` (default: the shipped fp16 file or a checkpoint)."""
+    return read_decoder_file(path)[0]
+
+
+def read_decoder_file(path: str | Path | None = None) -> tuple[Decoder, Ranges | None]:
+    """The decoder in `path` (default: the shipped one) and its int8 activation ranges, if calibrated."""
     file = Path(path) if path is not None else default_decoder_path()
     if not file.is_file():
         raise WeightsError(f"fast-mode decoder weights '{file}' do not exist")
     try:
         payload = torch.load(file, map_location="cpu", weights_only=True)
-        state = payload["decoder"] if isinstance(payload, dict) and "decoder" in payload else payload
+        has_parts = isinstance(payload, dict) and "decoder" in payload
+        state = payload["decoder"] if has_parts else payload
         decoder = Decoder()
         decoder.load_state_dict({k: v.float() for k, v in state.items()})
+        ranges = payload.get("int8") if has_parts else None
     except Exception as error:  # a wrong or damaged file: one line, not a traceback
         first = (str(error).splitlines() or [type(error).__name__])[0]
         raise WeightsError(f"'{file}' is not a brushwork fast-mode decoder ({first})") from None
-    return decoder.requires_grad_(False).eval()
+    return decoder.requires_grad_(False).eval(), ranges
 
 
-#: Mirrored border added around the photo and cut off again. VGG's zero padding makes the features
-#: at the image's edges unlike any the decoder saw inside its training crops, and it drew streaks
-#: there (flat skies showed a band of horizontal lines along the top); with the border those
-#: edge effects fall outside the picture. Costs ~15 % more work at 512x384.
-EDGE_MARGIN = 16
-
-
-def add_margin(image: torch.Tensor, margin: int = EDGE_MARGIN) -> tuple[torch.Tensor, int]:
-    """(B, 3, H, W) -> the image inside a mirrored border (as wide as the image allows), and its width."""
-    margin = min(margin, image.shape[-2] - 1, image.shape[-1] - 1)
-    if margin <= 0:
-        return image, 0
-    return F.pad(image, (margin, margin, margin, margin), mode="reflect"), margin
+def save_int8_ranges(decoder_file: str | Path, ranges: Ranges, target: str | Path) -> Path:
+    """Write `decoder_file`'s contents plus the int8 activation ranges to `target` (atomically;
+    `target` may be `decoder_file` itself: the weights are kept, only the ranges are added)."""
+    payload = torch.load(decoder_file, map_location="cpu", weights_only=True)
+    if not (isinstance(payload, dict) and "decoder" in payload):
+        payload = {"decoder": payload}
+    payload["int8"] = ranges
+    target = Path(target)
+    temporary = target.with_name(target.name + ".tmp")
+    torch.save(payload, temporary)
+    temporary.replace(target)
+    return target
 
 
 class FastStylizer:
@@ -69,13 +75,15 @@ class FastStylizer:
     def __init__(self, weights: VGGWeights, placement: Placement, decoder: str | Path | None = None,
                  cache_size: int = 64) -> None:
         self.placement = placement
-        encoder = Encoder(weights)
-        self.style_network = StyleNetwork(encoder)
-        self.transfer_network = TransferNetwork(encoder, load_decoder(decoder))
-        self.transfer_network.to(device=placement.device, dtype=placement.dtype)
-        encoder.vgg.preprocess.float()
-        if placement.device.type == "cpu":
-            self.transfer_network.to(memory_format=torch.channels_last)
+        encoder, (trained, ranges) = Encoder(weights), read_decoder_file(decoder)
+        if placement.dtype == torch.qint8:
+            # int8 transfer; the style network (once per painting) in bf16: int8's rounding of the style
+            # statistics would tint every picture a little (1.6 of int8's 5.5 levels mean error)
+            self.transfer_network = TransferNetwork(*_int8_networks(encoder, trained, ranges, decoder))
+            self.style_network = _placed(StyleNetwork(encoder), placement.device, _cpu_float())
+        else:
+            self.transfer_network = _placed(TransferNetwork(encoder, trained), placement.device, placement.dtype)
+            self.style_network = StyleNetwork(encoder)
         self._cache = LRUCache(cache_size)
 
     def style_vector(self, style: Image.Image, long_side: int) -> torch.Tensor:
@@ -117,6 +125,37 @@ class FastStylizer:
         if self.placement.device.type == "cpu":
             image = image.contiguous(memory_format=torch.channels_last)
         return image
+
+
+def _placed(network: torch.nn.Module, device: torch.device, dtype: torch.dtype) -> torch.nn.Module:
+    """`network` on `device` in `dtype` (its VGG preprocessing stays fp32), channels-last on the CPU."""
+    network.to(device=device, dtype=dtype)
+    for module in network.modules():
+        if isinstance(module, Encoder):
+            module.vgg.preprocess.float()
+    return network.to(memory_format=torch.channels_last) if device.type == "cpu" else network
+
+
+def _cpu_float() -> torch.dtype:
+    return torch.bfloat16 if cpu_has_fast_bf16() else torch.float32
+
+
+def _int8_networks(encoder: Encoder, decoder: Decoder, ranges: Ranges | None,
+                   path: str | Path | None) -> tuple[Int8Encoder, Int8Decoder]:
+    if not ranges:
+        name = path or default_decoder_path()
+        raise WeightsError(f"fast-mode decoder '{name}' has no int8 calibration; run brushwork calibrate-fast on it "
+                           "or use precision bf16/fp32")
+    try:
+        return Int8Encoder(encoder, ranges), Int8Decoder(decoder, ranges, _cpu_float())
+    except KeyError as error:
+        raise WeightsError(f"the int8 calibration of '{path or default_decoder_path()}' does not fit its decoder "
+                           f"({error.args[0]}); run brushwork calibrate-fast again") from None
+
+
+def has_int8_ranges(path: str | Path | None = None) -> bool:
+    """Whether the decoder file carries int8 activation ranges (so fast mode can run in int8)."""
+    return read_decoder_file(path)[1] is not None
 
 
 #: The decoder learned from style statistics of paintings shrunk to ~160-256 px (training crops),

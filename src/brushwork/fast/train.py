@@ -32,6 +32,7 @@ from PIL import Image
 from .. import imaging
 from ..device import resolve
 from ..errors import InvalidInputError
+from ..options import make_options
 from ..losses import gram_matrix, relative_squared_error
 from ..weights import VGGWeights, load_vgg19_weights
 from .network import DECODER_WIDTHS, LOSS_LAYERS, Decoder, Encoder, adain, mean_std, style_vector
@@ -373,6 +374,39 @@ def export_decoder(checkpoint: str | Path, target: str | Path) -> Path:
     _atomic_save({"decoder": state, "step": payload.get("step", 0),
                   "widths": list(DECODER_WIDTHS)}, target)
     return target
+
+
+def calibrate_int8(decoder_file: str | Path, content_dir: str | Path, style_dir: str | Path, target: str | Path,
+                   *, photos: int = 48, paintings: int = 48, size: int = 512,
+                   weights: VGGWeights | None = None) -> Path:
+    """Measure the int8 activation ranges of `decoder_file` on (an even spread of) the photos and
+    paintings in the folders, and write the decoder plus ranges to `target` (see fast/int8.py).
+
+    Photos are read at `size` px (fast mode's default output), paintings at the size fast mode
+    reads them for that output."""
+    from .int8 import calibrate
+    from .model import load_decoder, save_int8_ranges, style_long_side
+
+    decoder = load_decoder(decoder_file)
+    photo_files, painting_files = _spread(list_images(content_dir), photos), _spread(list_images(style_dir), paintings)
+    style_side = style_long_side(make_options(size=size), size, size)
+    painting_images = [_as_input(path, style_side) for path in painting_files]
+    ranges = calibrate(Encoder(weights or load_vgg19_weights()), decoder,
+                       (_as_input(path, size) for path in photo_files), painting_images)
+    return save_int8_ranges(decoder_file, ranges, target)
+
+
+def _spread(files: list[Path], count: int) -> list[Path]:
+    """`count` files spread evenly over the sorted list (all of them where there are fewer)."""
+    if len(files) <= count:
+        return files
+    return [files[round(i * (len(files) - 1) / max(1, count - 1))] for i in range(count)]
+
+
+def _as_input(path: Path, long_side: int) -> torch.Tensor:
+    """(1, 3, H, W) in [0, 1] at `long_side` px, as fast mode would see the image."""
+    rgb = imaging.load_image(path).rgb
+    return imaging.to_tensor(imaging.resize(rgb, imaging.output_size(*rgb.size, long_side)))
 
 
 def preview(encoder: Encoder, decoder: Decoder, content: torch.Tensor, style: torch.Tensor) -> Image.Image:

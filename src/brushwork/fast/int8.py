@@ -1,0 +1,242 @@
+"""Static int8 inference for the fast mode: ~1.7x bf16's speed on CPUs with VNNI, the same picture.
+
+Weights are quantized when the model loads (int8, one symmetric scale per output channel).
+Activations are uint8 with one fixed range per layer, measured once on photos and paintings
+(`calibrate`; run by `brushwork calibrate-fast` and `train-fast --export`) and stored in the decoder
+file beside its weights, so a call spends nothing on measuring ranges. AdaIN stays in fp32 between
+the int8 encoder and the decoder, whose first convolution stays in bf16 (see `Int8Decoder`).
+
+Why it pays: on AVX512-VNNI a uint8 x int8 multiply-add does twice the work per instruction of a
+bf16 one, and the network is ~85 % convolutions. PyTorch's quantized CPU kernels (oneDNN/FBGEMM,
+`torch.ao.nn.quantized`) run them; the torch version brushwork pins has them.
+"""
+
+from __future__ import annotations
+
+import copy
+import warnings
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.ao.nn import quantized as qnn
+from torch.ao.nn.intrinsic import quantized as qnni
+from torch.ao.quantization import HistogramObserver, PerChannelMinMaxObserver
+
+from .network import (ENCODER_LAYER, Decoder, Encoder, Upsample, adain, add_margin, pad_to_multiple,
+                      style_vector)
+
+#: Activation ranges: {layer name: {"scale": float, "zero_point": int}} (uint8, per tensor).
+Ranges = dict[str, dict[str, float | int]]
+
+# PyTorch warns once that it plans to move quantized tensors out of core; brushwork pins its torch
+# and falls back to bf16 where the kernels are missing (`int8_available`), so the warning is noise.
+warnings.filterwarnings("ignore", message=r"torch\.quantize_per_tensor, torch\.quantize_per_channel")
+
+
+class Pool(nn.Module):
+    """VGG's 2x2 max pooling; a side already 1 px long stays 1 px (as in `VGG19Features`)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.max_pool2d(x, 2, ceil_mode=min(x.shape[-2:]) < 2)
+
+
+class ReflectPad(nn.Module):
+    """1-px reflection padding of a uint8 channels-last tensor, kept channels-last.
+
+    PyTorch's quantized reflection_pad2d returns channels-first, which the next int8 convolution
+    then converts back: ~30 ms per full-size layer. Writing the border by slices costs ~1 ms."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        batch, channels, height, width = x.shape
+        if height < 2 or width < 2:                        # (as F.pad would, refuse what cannot mirror)
+            raise ValueError(f"cannot reflect-pad a {height}x{width} feature map")
+        out = torch._empty_affine_quantized([batch, channels, height + 2, width + 2], scale=x.q_scale(),
+                                            zero_point=x.q_zero_point(), dtype=x.dtype,
+                                            memory_format=torch.channels_last)
+        out[:, :, 1:-1, 1:-1] = x
+        out[:, :, 0, 1:-1] = x[:, :, 1]
+        out[:, :, -1, 1:-1] = x[:, :, -2]
+        out[:, :, :, 0] = out[:, :, :, 2]
+        out[:, :, :, -1] = out[:, :, :, -3]
+        return out
+
+
+class ConvReLU(nn.Module):
+    """A float convolution (+ ReLU): the unit that gets one activation range and one int8 kernel."""
+
+    def __init__(self, conv: nn.Conv2d, relu: bool) -> None:
+        super().__init__()
+        self.conv, self.relu = conv, relu
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.conv(x)
+        return F.relu(x) if self.relu else x
+
+
+def encoder_layers(encoder: Encoder) -> dict[str, nn.Module]:
+    """VGG-19 to relu4_1 as named units: "encoder.relu1_1" (conv + ReLU), "encoder.pool1", ..."""
+    vgg, layers = encoder.vgg, {}
+    convs = iter(vgg.convs)
+    for name in vgg.names[: vgg.names.index(ENCODER_LAYER) + 1]:
+        if name.startswith("conv"):
+            conv = next(convs)
+        elif name.startswith("relu"):
+            layers[f"encoder.{name}"] = ConvReLU(conv, relu=True)
+        else:
+            layers[f"encoder.{name}"] = Pool()
+    return layers
+
+
+def decoder_layers(decoder: Decoder) -> dict[str, nn.Module]:
+    """The decoder as named units: "decoder.pad0", "decoder.conv0", "decoder.up1", ..."""
+    layers: dict[str, nn.Module] = {}
+    for index, unit in enumerate(decoder.layers):
+        if isinstance(unit, Upsample):
+            layers[f"decoder.up{index}"] = unit
+        else:                                              # ConvLayer: reflection pad, conv (, ReLU)
+            layers[f"decoder.pad{index}"] = unit[0]
+            layers[f"decoder.conv{index}"] = ConvReLU(unit[1], relu=len(unit) == 3)
+    return layers
+
+
+def _observed(layers: dict[str, nn.Module]) -> list[str]:
+    return [name for name, layer in layers.items() if isinstance(layer, ConvReLU)]
+
+
+def calibrate(encoder: Encoder, decoder: Decoder, photos: Iterable[torch.Tensor],
+              paintings: Sequence[torch.Tensor]) -> Ranges:
+    """Activation ranges from fp32 runs: every painting through the encoder (as the style network
+    sees it), every photo through the whole transfer network with a painting's style (round robin).
+
+    Networks in fp32. Images are (1, 3, H, W) in [0, 1] at the sizes fast mode will see (photos ~512 px, paintings
+    ~256 px); the ranges come from histograms (HistogramObserver minimises the rounding error, so
+    rare outliers get clipped rather than stretching every layer's range).
+    """
+    if not paintings:
+        raise ValueError("calibration needs at least one painting")
+    encoders, decoders = encoder_layers(encoder), decoder_layers(decoder)
+    names = ["encoder.input", *_observed(encoders), *_observed(decoders)]
+    observers = {name: HistogramObserver(dtype=torch.quint8, reduce_range=False) for name in names}
+
+    def encode(image: torch.Tensor) -> torch.Tensor:
+        x = encoder.vgg.preprocess(image.float())
+        observers["encoder.input"](x)
+        return _run(encoders, x, observers)
+
+    photo_count = 0
+    with torch.no_grad():
+        vectors = [style_vector(encode(painting)) for painting in paintings]
+        for index, photo in enumerate(photos):
+            framed, _ = pad_to_multiple(add_margin(photo)[0])
+            features = adain(encode(framed), vectors[index % len(vectors)]) * decoder.INPUT_SCALE
+            _run(decoders, features, observers)
+            photo_count += 1
+    if not photo_count:
+        raise ValueError("calibration needs at least one photo")
+    ranges: Ranges = {}
+    for name, observer in observers.items():
+        scale, zero_point = observer.calculate_qparams()
+        ranges[name] = {"scale": float(scale), "zero_point": int(zero_point)}
+    return ranges
+
+
+def _run(layers: dict[str, nn.Module], x: torch.Tensor, observers: dict[str, Callable[[torch.Tensor], Any]]) -> torch.Tensor:
+    for name, layer in layers.items():
+        x = layer(x)
+        if name in observers:
+            observers[name](x)
+    return x
+
+
+def _quantized_conv(unit: ConvReLU, scale: float, zero_point: int) -> nn.Module:
+    """The int8 kernel of one conv (+ ReLU): weights per output channel, output range fixed."""
+    conv = unit.conv
+    kind = qnni.ConvReLU2d if unit.relu else qnn.Conv2d
+    quantized = kind(conv.in_channels, conv.out_channels, conv.kernel_size, padding=conv.padding)
+    weight = conv.weight.detach().float()
+    observer = PerChannelMinMaxObserver(ch_axis=0, dtype=torch.qint8, qscheme=torch.per_channel_symmetric)
+    observer(weight)
+    weight_scale, weight_zero = observer.calculate_qparams()
+    quantized.set_weight_bias(torch.quantize_per_channel(weight, weight_scale, weight_zero, 0, torch.qint8),
+                              conv.bias.detach().float())
+    quantized.scale, quantized.zero_point = float(scale), int(zero_point)
+    return quantized
+
+
+class Int8Stage(nn.Module):
+    """fp32 in -> uint8 (the input's fixed range) -> int8 layers -> fp32 out."""
+
+    def __init__(self, layers: dict[str, nn.Module], input_range: dict[str, float | int], ranges: Ranges) -> None:
+        super().__init__()
+        self.scale, self.zero_point = float(input_range["scale"]), int(input_range["zero_point"])
+        units = [_int8_unit(name, layer, ranges) for name, layer in layers.items()]
+        self.layers = nn.Sequential(*units)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.float().contiguous(memory_format=torch.channels_last)   # oneDNN's int8 kernels are NHWC
+        x = torch.quantize_per_tensor(x, self.scale, self.zero_point, torch.quint8)
+        return self.layers(x).dequantize()
+
+
+def _int8_unit(name: str, layer: nn.Module, ranges: Ranges) -> nn.Module:
+    if isinstance(layer, ConvReLU):
+        return _quantized_conv(layer, **_qparams(ranges, name))
+    if isinstance(layer, nn.ReflectionPad2d):
+        return ReflectPad()
+    return layer                                       # pooling and upsampling run on uint8 as they are
+
+
+def _qparams(ranges: Ranges, name: str) -> dict[str, Any]:
+    if name not in ranges:
+        raise KeyError(f"no int8 range for layer {name}")
+    return {"scale": float(ranges[name]["scale"]), "zero_point": int(ranges[name]["zero_point"])}
+
+
+class Int8Encoder(nn.Module):
+    """Drop-in for `Encoder` (RGB in [0, 1] -> relu4_1, fp32) running VGG-19 in int8."""
+
+    def __init__(self, encoder: Encoder, ranges: Ranges) -> None:
+        super().__init__()
+        self.preprocess = encoder.vgg.preprocess
+        self.stage = Int8Stage(encoder_layers(encoder), ranges["encoder.input"], ranges)
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        return self.stage(self.preprocess(image.float()))
+
+
+class Int8Decoder(nn.Module):
+    """Drop-in for `Decoder` (AdaIN features -> RGB, fp32): the first convolution in `head_dtype`
+    (bf16 where the CPU has it), the rest in int8.
+
+    Why not all int8: the AdaIN features have one uint8 range for 512 channels of very different
+    spread, and the decoder is sensitive to its input; rounding them doubled int8's deviation from
+    fp32 (4.8 instead of 2.2 levels mean on a 512-px picture) for a ~12 ms saving."""
+
+    def __init__(self, decoder: Decoder, ranges: Ranges, head_dtype: torch.dtype = torch.float32) -> None:
+        super().__init__()
+        self.input_scale = decoder.INPUT_SCALE
+        layers = decoder_layers(decoder)
+        head_names = list(layers)[:2]                       # pad0, conv0
+        self.head_dtype = head_dtype
+        self.head = copy.deepcopy(nn.Sequential(*(layers.pop(name) for name in head_names))).to(head_dtype)
+        self.stage = Int8Stage(layers, ranges[head_names[-1]], ranges)
+
+    @property
+    def dtype(self) -> torch.dtype:      # what the transfer network hands it
+        return torch.float32
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        x = (features * self.input_scale).to(self.head_dtype).contiguous(memory_format=torch.channels_last)
+        return self.stage(self.head(x))
+
+
+def int8_available() -> bool:
+    """True where this torch has quantized CPU kernels for x86 or ARM."""
+    engines = getattr(torch.backends.quantized, "supported_engines", [])
+    return hasattr(torch, "quantize_per_tensor") and any(e in engines for e in ("x86", "onednn", "fbgemm", "qnnpack"))
+
+
+__all__ = ["Int8Decoder", "Int8Encoder", "Ranges", "calibrate", "decoder_layers", "encoder_layers", "int8_available"]
