@@ -52,6 +52,23 @@ def test_build_has_pwa_pieces(site):
     assert digest == source_digest() and f'"brushwork-phone-{digest}"' in worker
 
 
+def test_a_new_runtime_changes_the_build_digest(site, tmp_path, monkeypatch):
+    """Upgrading onnxruntime-web at the same brushwork version must not leave installed pages stale."""
+    import shutil
+
+    from brushwork.fast.phone_app import ORT_FILES, ort_dir, source_digest
+
+    before = source_digest()
+    runtime = tmp_path / "ort"
+    runtime.mkdir()
+    for name in ORT_FILES:
+        shutil.copyfile(ort_dir() / name, runtime / name)
+    monkeypatch.setenv("BRUSHWORK_ORT_WEB_DIR", str(runtime))
+    assert source_digest() == before                      # the same files: the same build
+    (runtime / ORT_FILES[0]).write_text((runtime / ORT_FILES[0]).read_text() + "\n// 1.x.1")
+    assert source_digest() != before
+
+
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (deps/apt/fast.txt)")
 def test_phone_page_stylizes_in_the_browser(site, tmp_path):
     _, url = site

@@ -70,14 +70,19 @@ class Stylizer:
         styles = as_list(style)
         check_call(opts, styles, init_image)
         placement = self._placement(opts)
+        # the networks load once per Stylizer (first use); `seconds` counts the stylizing, not the loading
+        fast = opts.mode == "fast"
+        auto = opts.precision == "auto" and self.precision == "auto"
+        fast_model = self._fast_model(placement, auto=auto) if fast else None
+        network = None if fast else self._network(opts, placement)
         started = time.perf_counter()
         # 2. prepare images
         inputs = prepare(content, styles, opts, init_image)
-        if opts.mode == "fast":
-            return self._fast_call(inputs, opts, placement, started, callback)
+        if fast_model is not None:
+            return self._fast_call(fast_model, inputs, opts, started, callback)
+        assert network is not None
         height, width = inputs.content.shape[-2:]
         levels = plan_levels(width, height, opts.scales, opts.min_scale_size, opts.total_steps)
-        network = self._network(opts, placement)
         run = RunProgress(opts, levels, callback, started, inputs.content_colour, opts.preserve_colour == "luminance")
         generator = torch.Generator().manual_seed(opts.seed if opts.seed is not None else torch.seed())
         image: torch.Tensor | None = None
@@ -125,10 +130,9 @@ class Stylizer:
             found = network(tensor.to(placement.device), layers)
         return {name: value.float() for name, value in found.items()}
 
-    def _fast_call(self, inputs: "PreparedInputs", opts: StyleOptions, placement: Placement, started: float,
+    def _fast_call(self, model: Any, inputs: "PreparedInputs", opts: StyleOptions, started: float,
                    callback: Callback | None) -> StyleResult:
         """Feed-forward mode: one style-network pass per new style, one transfer-network pass."""
-        model = self._fast_model(placement, auto=opts.precision == "auto" and self.precision == "auto")
         height, width = inputs.content.shape[-2:]
         from .fast.model import style_long_side
 

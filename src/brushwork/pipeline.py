@@ -33,7 +33,7 @@ class StyleResult:
     options: StyleOptions
     history: list[dict[str, float]] = field(default_factory=list)
     levels: list[Level] = field(default_factory=list)
-    seconds: float = 0.0
+    seconds: float = 0.0          # the call's work, networks loaded (their one-time loading not counted)
     device: str = "cpu"
     precision: str = "fp32"
 

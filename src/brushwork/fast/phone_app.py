@@ -44,35 +44,44 @@ def ort_dir() -> Path:
     return Path(override) if override else page_dir() / "vendor" / "onnxruntime-web"
 
 
-def source_digest(precision: str = "fp32", decoder: str | Path | None = None) -> str:
-    """A short hash of everything a build is made from (page files, decoder weights, precision, version).
+def ort_files() -> list[Path]:
+    """onnxruntime-web's browser files, checked first: a missing runtime is one clear error."""
+    source = ort_dir()
+    missing = [name for name in ORT_FILES if not (source / name).is_file()]
+    if missing:
+        raise PhoneAppError(f"onnxruntime-web files {', '.join(missing)} are missing in '{source}'; "
+                            "run `bash deps/install-npm.sh` (it fetches them from the npm registry)")
+    return [source / name for name in ORT_FILES]
 
-    It names the service worker's cache, so installed pages fetch a new model or page, and tells
-    `phone_folder` when a page built earlier is stale."""
+
+def source_digest(precision: str = "fp32", decoder: str | Path | None = None) -> str:
+    """A short hash of everything a build is made from (page files, onnxruntime-web, decoder weights,
+    precision, version).
+
+    It names the service worker's cache, so installed pages fetch a new model, page or runtime, and
+    tells `phone_folder` when a page built earlier is stale."""
     from .model import default_decoder_path
 
     digest = hashlib.sha256(f"{__version__}:{precision}".encode())
-    for path in [*(page_dir() / name for name in PAGE_FILES), Path(decoder or default_decoder_path())]:
+    sources = [*(page_dir() / name for name in PAGE_FILES), *ort_files(), Path(decoder or default_decoder_path())]
+    for path in sources:
         digest.update(path.read_bytes())
     return digest.hexdigest()[:12]
 
 
 def build_phone_app(folder: str | Path, *, precision: str = "fp32", decoder: str | Path | None = None) -> Path:
     """Write the whole page (HTML/JS, PWA manifest, service worker, icons, models, runtime) into `folder`."""
-    source = ort_dir()
-    missing = [name for name in ORT_FILES if not (source / name).is_file()]
-    if missing:
-        raise PhoneAppError(f"onnxruntime-web files {', '.join(missing)} are missing in '{source}'; "
-                            "run `bash deps/install-npm.sh` (it fetches them from the npm registry)")
-    target = Path(folder)
+    return _build(Path(folder), precision, decoder, source_digest(precision, decoder))
+
+
+def _build(target: Path, precision: str, decoder: str | Path | None, digest: str) -> Path:
     (target / "ort").mkdir(parents=True, exist_ok=True)
     for name in PAGE_FILES:
         shutil.copyfile(page_dir() / name, target / name)
-    digest = source_digest(precision, decoder)
     worker = target / "sw.js"
     worker.write_text(worker.read_text().replace('"brushwork-phone-dev"', f'"brushwork-phone-{digest}"'))
-    for name in ORT_FILES:
-        shutil.copyfile(source / name, target / "ort" / name)
+    for path in ort_files():
+        shutil.copyfile(path, target / "ort" / path.name)
     _icons(target / "icons")
     from .export import export
 
@@ -102,10 +111,11 @@ def phone_folder(cache_dir: str | Path | None = None, *, precision: str = "fp32"
     for suffix, kind in MIME_TYPES.items():
         mimetypes.add_type(kind, suffix)
     folder = Path(cache_dir) if cache_dir else Path.home() / ".cache" / "brushwork" / f"phone-{__version__}-{precision}"
-    if _built_from(folder) != source_digest(precision):
+    digest = source_digest(precision)
+    if _built_from(folder) != digest:
         partial = folder.with_name(folder.name + ".partial")
         shutil.rmtree(partial, ignore_errors=True)
-        build_phone_app(partial, precision=precision)
+        _build(partial, precision, None, digest)
         shutil.rmtree(folder, ignore_errors=True)
         partial.rename(folder)  # a half-built page is never served
     return folder
