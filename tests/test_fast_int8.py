@@ -137,4 +137,16 @@ def test_calibrate_fast_bad_input_is_one_line_exit_2(tmp_path, capsys):
     code = main(["calibrate-fast", "--content", str(EXAMPLES), "--style", str(EXAMPLES), "--photos", "0",
                  "-o", str(tmp_path / "x.pt")])
     assert code == 2 and "--photos must be positive" in capsys.readouterr().err
+    code = main(["calibrate-fast", "--content", str(EXAMPLES), "--style", str(EXAMPLES), "-o", str(tmp_path)])
+    assert code == 2 and "cannot write" in capsys.readouterr().err
     assert not (tmp_path / "x.pt").exists()
+
+
+def test_a_failed_write_is_one_line_and_leaves_nothing(tmp_path, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise RuntimeError("open file failed with strerror: No space left on device")
+
+    monkeypatch.setattr(torch, "save", refuse)
+    with pytest.raises(brushwork.InvalidInputError, match="cannot write"):
+        save_int8_ranges(default_decoder_path(), {}, tmp_path / "out.pt")
+    assert list(tmp_path.iterdir()) == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -151,6 +152,8 @@ def _calibrate_command(args: argparse.Namespace) -> int:
     output = Path(args.output)
     if not output.parent.is_dir():
         raise InvalidInputError(f"output folder '{output.parent}' does not exist")
+    if not os.access(output.parent, os.W_OK) or output.is_dir():
+        raise InvalidInputError(f"cannot write '{output}'")
     written = calibrate_int8(source, args.content, args.style, output, photos=args.photos,
                              paintings=args.paintings, size=args.size)
     print(f"wrote {written} (decoder + int8 ranges)", file=sys.stderr)

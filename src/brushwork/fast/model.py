@@ -64,8 +64,12 @@ def save_int8_ranges(decoder_file: str | Path, ranges: Ranges, target: str | Pat
     payload["int8"] = ranges
     target = Path(target)
     temporary = target.with_name(target.name + ".tmp")
-    torch.save(payload, temporary)
-    temporary.replace(target)
+    try:
+        torch.save(payload, temporary)
+        temporary.replace(target)
+    except (OSError, RuntimeError) as error:      # (torch reports an unwritable folder as RuntimeError)
+        temporary.unlink(missing_ok=True)
+        raise InvalidInputError(f"cannot write '{target}' ({type(error).__name__})") from None
     return target
 
 
