@@ -21,6 +21,18 @@ def stylizer() -> brushwork.Stylizer:
     return brushwork.Stylizer(device="cpu")
 
 
+@pytest.fixture(scope="session")
+def photo() -> Image.Image:
+    """The bundled astronaut photo (scikit-image's sample)."""
+    return Image.open(EXAMPLES / "astronaut.jpg").convert("RGB")
+
+
+@pytest.fixture(scope="session")
+def strokes() -> Image.Image:
+    """The bundled stroke painting."""
+    return Image.open(EXAMPLES / "strokes.png").convert("RGB")
+
+
 def make_content(size: int = 96) -> Image.Image:
     """A simple 'scene': sky gradient, a dark house with a lit window, green ground."""
     h, w = size * 3 // 4, size

@@ -69,16 +69,6 @@ def test_bad_decoder_file_is_one_clear_error(tmp_path):
         load_decoder(bad)
 
 
-@pytest.fixture(scope="module")
-def photo() -> Image.Image:
-    return Image.open(EXAMPLES / "astronaut.jpg").convert("RGB")
-
-
-@pytest.fixture(scope="module")
-def strokes() -> Image.Image:
-    return Image.open(EXAMPLES / "strokes.png").convert("RGB")
-
-
 def test_fast_mode_stylizes_towards_the_style(stylizer, photo, strokes):
     result = stylizer(photo, strokes, mode="fast", size=128)
     assert result.image.size == (128, 128) and result.options.mode == "fast"

@@ -12,7 +12,8 @@ from PIL import Image
 import brushwork
 from brushwork.cli import main
 from brushwork.device import cpu_has_fast_int8
-from brushwork.fast.int8 import ConvReLU, Int8Decoder, Int8Encoder, calibrate, decoder_layers, encoder_layers, int8_available
+from brushwork.fast.int8 import (ConvReLU, Int8Decoder, Int8Encoder, calibrate, decoder_layers, encoder_layers,
+                                  int8_available)
 from brushwork.fast.model import default_decoder_path, read_decoder_file, save_int8_ranges
 from brushwork.fast.network import Encoder, TransferNetwork, style_vector
 
@@ -20,16 +21,6 @@ from .conftest import EXAMPLES, make_content, make_style
 
 pytestmark = pytest.mark.skipif(not int8_available(), reason="this torch has no quantized CPU kernels")
 needs_vnni = pytest.mark.skipif(not cpu_has_fast_int8(), reason="int8 precision needs a CPU with VNNI")
-
-
-@pytest.fixture(scope="module")
-def photo() -> Image.Image:
-    return Image.open(EXAMPLES / "astronaut.jpg").convert("RGB")
-
-
-@pytest.fixture(scope="module")
-def strokes() -> Image.Image:
-    return Image.open(EXAMPLES / "strokes.png").convert("RGB")
 
 
 def _tensor(image: Image.Image, size: int) -> torch.Tensor:
