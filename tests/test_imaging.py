@@ -146,3 +146,26 @@ def test_load_tensor_scales_the_long_side(tmp_path):
     assert tensor.shape == (1, 3, 24, 32) and tensor.dtype == torch.float32
     assert 0.0 <= float(tensor.min()) and float(tensor.max()) <= 1.0
     assert imaging.load_tensor(path).shape == (1, 3, 48, 64)   # None keeps the size
+
+
+def test_big_jpegs_decode_at_a_reduced_scale_never_below_the_size_asked_for(tmp_path):
+    photo = make_content(96).resize((2000, 1500))
+    photo.save(tmp_path / "big.jpg", quality=90)
+    photo.save(tmp_path / "big.png")
+    assert imaging.load_image(tmp_path / "big.jpg").rgb.size == (2000, 1500)          # nothing asked: all of it
+    small = imaging.load_image(tmp_path / "big.jpg", long_side=400).rgb
+    assert small.size == (500, 375)                                                   # 1/4 scale, still >= 400
+    assert imaging.load_image(tmp_path / "big.jpg", long_side=1999).rgb.size == (2000, 1500)
+    assert imaging.load_image(tmp_path / "big.png", long_side=400).rgb.size == (2000, 1500)  # not a JPEG
+    # shrunk the rest of the way, it is the same picture as decoding everything
+    full = imaging.resize(imaging.load_image(tmp_path / "big.jpg").rgb, (400, 300))
+    difference = np.abs(np.asarray(full, float) - np.asarray(imaging.resize(small, (400, 300)), float))
+    assert difference.mean() < 1.5
+
+
+def test_exif_rotated_jpeg_keeps_its_orientation_when_decoded_small(tmp_path):
+    photo = make_content(96).resize((1600, 1200))
+    exif = Image.Exif()
+    exif[0x0112] = 6                                                                  # rotate 90° on display
+    photo.save(tmp_path / "turned.jpg", exif=exif)
+    assert imaging.load_image(tmp_path / "turned.jpg", long_side=300).rgb.size == (300, 400)

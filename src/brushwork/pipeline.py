@@ -70,10 +70,12 @@ def check_call(opts: StyleOptions, styles: list[ImageInput], init_image: ImageIn
 
 def prepare(content: ImageInput, styles: list[ImageInput], opts: StyleOptions,
              init_image: ImageInput | None) -> PreparedInputs:
-    loaded: LoadedImage = imaging.load_image(content)
+    # big JPEGs decode at a reduced scale, never below the sizes they will be used at
+    loaded: LoadedImage = imaging.load_image(content, long_side=opts.size)
     size = imaging.output_size(*loaded.rgb.size, opts.size)
     content_t = imaging.to_tensor(imaging.resize(loaded.rgb, size))
-    style_images = [imaging.load_image(s).rgb for s in styles]
+    style_side = max(16, round(max(size) * opts.style_scale))       # the largest the styles are read at
+    style_images = [imaging.load_image(s, long_side=style_side).rgb for s in styles]
     seen = content_t
     if opts.preserve_colour == "luminance":
         seen = colour.as_gray_rgb(colour.luminance(content_t))
@@ -84,7 +86,7 @@ def prepare(content: ImageInput, styles: list[ImageInput], opts: StyleOptions,
                         for s in style_images]
     init = None
     if opts.init == "image" and init_image is not None:
-        init = imaging.to_tensor(imaging.resize(imaging.load_image(init_image).rgb, size))
+        init = imaging.to_tensor(imaging.resize(imaging.load_image(init_image, long_side=max(size)).rgb, size))
     blend = list(opts.style_blend_weights or [1.0] * len(style_images))
     return PreparedInputs(seen, content_t, style_images, blend, loaded.alpha, init)
 
