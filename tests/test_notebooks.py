@@ -127,8 +127,8 @@ def test_model_run_definition_runs(inline_matplotlib):
 def test_quick_run_model_runs_and_saves(inline_matplotlib, tmp_path):
     output = tmp_path / "result.png"
     notebook = execute("QuickRunModel.ipynb", SIZE=48, EPOCHS=2, STEPS_PER_EPOCH=2, OUTPUT=str(output))
-    assert len(_outputs(notebook, "image/png")) == 1
+    assert len(_outputs(notebook, "image/png")) == 2          # the result, then optimizer beside fast mode
     text = _text(notebook)
-    assert "epoch 2/2" in text and f"saved {output}" in text
+    assert "epoch 2/2" in text and f"saved {output}" in text and "fast mode: " in text
     with Image.open(output) as saved:
         assert max(saved.size) == 48 and saved.mode == "RGB"
