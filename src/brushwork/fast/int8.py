@@ -111,10 +111,10 @@ def calibrate(encoder: Encoder, decoder: Decoder, photos: Iterable[torch.Tensor]
     """Activation ranges from fp32 runs: every painting through the encoder (as the style network
     sees it), every photo through the whole transfer network with a painting's style (round robin).
 
-    Networks in fp32. Images are (1, 3, H, W) in [0, 1] at the sizes fast mode will see (photos ~512 px, paintings
-    ~256 px); the ranges come from histograms (HistogramObserver minimises the rounding error, so
-    rare outliers get clipped rather than stretching every layer's range).
-    """
+    Networks in fp32. Images are (1, 3, H, W) in [0, 1] at the sizes fast mode will see them (for a
+    512-px output: photos at 512 px, paintings at 384 px). The ranges come from histograms
+    (HistogramObserver minimises the rounding error, so rare outliers get clipped rather than
+    stretching every layer's range)."""
     if not paintings:
         raise ValueError("calibration needs at least one painting")
     encoders, decoders = encoder_layers(encoder), decoder_layers(decoder)

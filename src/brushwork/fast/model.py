@@ -161,14 +161,14 @@ def _int8_networks(encoder: Encoder, decoder: Decoder, ranges: Ranges | None,
 
 def has_int8_ranges(path: str | Path | None = None) -> bool:
     """Whether the decoder file carries int8 activation ranges (so fast mode can run in int8)."""
-    return read_decoder_file(path)[1] is not None
+    return bool(read_decoder_file(path)[1])
 
 
 #: The decoder learned from style statistics of paintings shrunk to ~160-256 px (training crops),
 #: so fast mode reads the painting at 3/4 of the optimizer's size, but not below 256 px (or the
 #: optimizer's size where that is smaller): closer to what the decoder was trained on. On the four
-#: benchmark pairs at 512 px, 3/4 beats 1/2 (mean style distance 0.417 against 0.454, content
-#: 0.979 against 1.017: finer strokes, less mottling) for ~0.06 s more per new painting (int8); with
+#: benchmark pairs at 512 px, 3/4 beats 1/2 (mean style distance 0.420 against 0.456, content
+#: 0.975 against 1.017: finer strokes, less mottling) for ~0.06 s more per new painting (int8); with
 #: the full size, run 3's decoder scored 7-13 % worse on style. Below 256 px nothing changes.
 FAST_STYLE_SCALE = 0.75
 FAST_STYLE_MIN_SIDE = 256
