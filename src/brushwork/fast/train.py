@@ -104,10 +104,10 @@ class TrainState:
 def list_images(folder: str | Path) -> list[Path]:
     path = Path(folder)
     if not path.is_dir():
-        raise InvalidInputError(f"training folder '{path}' does not exist")
+        raise InvalidInputError(f"image folder '{path}' does not exist")
     found = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
     if not found:
-        raise InvalidInputError(f"training folder '{path}' holds no images")
+        raise InvalidInputError(f"image folder '{path}' holds no images")
     return found
 
 
