@@ -86,11 +86,7 @@ class VGG19Features(nn.Module):
                 # in-place saves memory, but not on a tensor we handed out (a requested conv output)
                 x = F.relu(x, inplace=f"conv{name[4:]}" not in wanted)
             else:
-                # A side already 1 px long (very thin or tiny images) stays 1 px instead of vanishing.
-                # (Traced exports have fixed, larger sizes: the check is skipped there.)
-                ceil = not torch.jit.is_tracing() and min(x.shape[-2:]) < 2
-                x = F.max_pool2d(x, 2, ceil_mode=ceil) if self.pooling == "max" else \
-                    F.avg_pool2d(x, 2, ceil_mode=ceil)
+                x = pool(x, self.pooling)
             if name in wanted:
                 found[name] = x
                 if len(found) == len(wanted):
@@ -103,6 +99,23 @@ class VGG19Features(nn.Module):
             not self.convs[0].weight.is_contiguous()
 
 
+def pool(x: torch.Tensor, pooling: str) -> torch.Tensor:
+    """VGG's 2x2 pooling ("max" or "avg"). A side already 1 px long (very thin or tiny images) stays
+    1 px instead of vanishing (traced exports have fixed, larger sizes: the check is skipped there)."""
+    ceil = not torch.jit.is_tracing() and min(x.shape[-2:]) < 2
+    return F.max_pool2d(x, 2, ceil_mode=ceil) if pooling == "max" else F.avg_pool2d(x, 2, ceil_mode=ceil)
+
+
+def place(network: nn.Module, device: torch.device, dtype: torch.dtype) -> nn.Module:
+    """`network` on `device` in `dtype`, its VGG preprocessing kept in fp32 (the cast happens after
+    it), channels-last on the CPU (oneDNN's fast layout)."""
+    network.to(device=device, dtype=dtype)
+    for module in network.modules():
+        if isinstance(module, Preprocess):
+            module.float()
+    return network.to(memory_format=torch.channels_last) if device.type == "cpu" else network
+
+
 def deepest_layer(*layer_groups: Iterable[str]) -> str:
     """The deepest of the named layers: the network is cut right after it."""
     return max((name for group in layer_groups for name in group), key=LAYER_NAMES.index)
@@ -111,11 +124,8 @@ def deepest_layer(*layer_groups: Iterable[str]) -> str:
 def build_features(weights: VGGWeights, layers: Iterable[str], pooling: str,
                    device: torch.device, dtype: torch.dtype) -> VGG19Features:
     """A network just deep enough for `layers`, on `device` in `dtype`, channels-last on CPU."""
-    network = VGG19Features(weights, deepest_layer(layers), pooling).to(device=device, dtype=dtype)
-    network.preprocess.float()  # preprocessing stays in fp32; the cast happens after it
-    if device.type == "cpu":
-        network = network.to(memory_format=torch.channels_last)
-    return network
+    return place(VGG19Features(weights, deepest_layer(layers), pooling), device, dtype)
 
 
-__all__ = ["CONV_NAMES", "LAYER_NAMES", "Preprocess", "VGG19Features", "build_features", "deepest_layer"]
+__all__ = ["CONV_NAMES", "LAYER_NAMES", "Preprocess", "VGG19Features", "build_features", "deepest_layer", "place",
+           "pool"]

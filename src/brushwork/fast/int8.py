@@ -25,6 +25,7 @@ from torch.ao.nn import quantized as qnn
 from torch.ao.nn.intrinsic import quantized as qnni
 from torch.ao.quantization import HistogramObserver, PerChannelMinMaxObserver
 
+from ..features import pool
 from .network import (ENCODER_LAYER, Decoder, Encoder, Upsample, adain, add_margin, pad_to_multiple,
                       style_vector)
 
@@ -37,10 +38,10 @@ warnings.filterwarnings("ignore", message=r"torch\.quantize_per_tensor, torch\.q
 
 
 class Pool(nn.Module):
-    """VGG's 2x2 max pooling; a side already 1 px long stays 1 px (as in `VGG19Features`)."""
+    """The encoder's 2x2 max pooling (`features.pool`) as a unit."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.max_pool2d(x, 2, ceil_mode=min(x.shape[-2:]) < 2)
+        return pool(x, "max")
 
 
 class ReflectPad(nn.Module):

@@ -18,6 +18,7 @@ from .. import imaging
 from ..cache import LRUCache
 from ..device import Placement, cpu_has_fast_bf16
 from ..errors import InvalidInputError, WeightsError
+from ..features import place
 from ..options import StyleOptions
 from ..pipeline import image_digest
 from ..weights import VGGWeights
@@ -88,7 +89,7 @@ class FastStylizer:
             # benchmark scores are the same to 3 digits and a new painting costs ~0.1 s more.
             self.style_network = StyleNetwork(int8_encoder)
         else:
-            self.transfer_network = _placed(TransferNetwork(encoder, trained), placement.device, placement.dtype)
+            self.transfer_network = place(TransferNetwork(encoder, trained), placement.device, placement.dtype)
             self.style_network = StyleNetwork(encoder)
         self._cache = LRUCache(cache_size)
 
@@ -131,15 +132,6 @@ class FastStylizer:
         if self.placement.device.type == "cpu":
             image = image.contiguous(memory_format=torch.channels_last)
         return image
-
-
-def _placed(network: torch.nn.Module, device: torch.device, dtype: torch.dtype) -> torch.nn.Module:
-    """`network` on `device` in `dtype` (its VGG preprocessing stays fp32), channels-last on the CPU."""
-    network.to(device=device, dtype=dtype)
-    for module in network.modules():
-        if isinstance(module, Encoder):
-            module.vgg.preprocess.float()
-    return network.to(memory_format=torch.channels_last) if device.type == "cpu" else network
 
 
 def _cpu_float() -> torch.dtype:

@@ -390,9 +390,9 @@ def calibrate_int8(decoder_file: str | Path, content_dir: str | Path, style_dir:
     decoder = load_decoder(decoder_file)
     photo_files, painting_files = _spread(list_images(content_dir), photos), _spread(list_images(style_dir), paintings)
     style_side = style_long_side(make_options(size=size), size, size)
-    painting_images = [_as_input(path, style_side) for path in painting_files]
+    painting_images = [imaging.load_tensor(path, style_side) for path in painting_files]
     ranges = calibrate(Encoder(weights or load_vgg19_weights()), decoder,
-                       (_as_input(path, size) for path in photo_files), painting_images)
+                       (imaging.load_tensor(path, size) for path in photo_files), painting_images)
     return save_int8_ranges(decoder_file, ranges, target)
 
 
@@ -401,12 +401,6 @@ def _spread(files: list[Path], count: int) -> list[Path]:
     if len(files) <= count:
         return files
     return [files[round(i * (len(files) - 1) / max(1, count - 1))] for i in range(count)]
-
-
-def _as_input(path: Path, long_side: int) -> torch.Tensor:
-    """(1, 3, H, W) in [0, 1] at `long_side` px, as fast mode would see the image."""
-    rgb = imaging.load_image(path).rgb
-    return imaging.to_tensor(imaging.resize(rgb, imaging.output_size(*rgb.size, long_side)))
 
 
 def preview(encoder: Encoder, decoder: Decoder, content: torch.Tensor, style: torch.Tensor) -> Image.Image:
