@@ -26,23 +26,23 @@ def size_mb(path: Path) -> float:
     return sum(p.stat().st_size for p in files) / 2**20
 
 
-def latency_onnx(path: Path, size: int) -> float:
+def latency_onnx(path: Path, size: int, vector: int) -> float:
     import onnxruntime as ort
 
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     feed = {"content_image": np.random.rand(1, 3, size, size).astype(np.float32),
-            "style_vector": np.random.rand(1, 1024).astype(np.float32) * 100,
+            "style_vector": np.random.rand(1, vector).astype(np.float32) * 100,
             "strength": np.ones(1, dtype=np.float32)}
     return _median(lambda: session.run(None, feed))
 
 
-def latency_tflite(path: Path, size: int) -> float:
+def latency_tflite(path: Path, size: int, vector: int) -> float:
     from ai_edge_litert.interpreter import Interpreter
 
     interpreter = Interpreter(model_path=str(path))
     interpreter.allocate_tensors()
     inputs = sorted(interpreter.get_input_details(), key=lambda d: d["index"])
-    values = [np.random.rand(1, 3, size, size), np.random.rand(1, 1024) * 100, np.ones(1)]
+    values = [np.random.rand(1, 3, size, size), np.random.rand(1, vector) * 100, np.ones(1)]
     for detail, value in zip(inputs, values):
         interpreter.set_tensor(detail["index"], value.astype(np.float32))
     return _median(interpreter.invoke)
@@ -77,7 +77,7 @@ def main() -> None:
                            style_mb=round(size_mb(result.style), 2), transfer_mb=round(size_mb(result.transfer), 2))
                 runner = {"onnx": latency_onnx, "tflite": latency_tflite}.get(fmt)
                 if runner:
-                    row["transfer_seconds"] = round(runner(result.transfer, args.content_size), 3)
+                    row["transfer_seconds"] = round(runner(result.transfer, args.content_size, result.vector_size), 3)
             except Exception as error:  # report every variant, even the ones that fail
                 row["error"] = (str(error).splitlines() or [type(error).__name__])[0][:300]
             rows.append(row)

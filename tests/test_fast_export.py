@@ -9,6 +9,8 @@ from PIL import Image
 
 from brushwork.cli import main
 from brushwork.fast.export import build_networks, export
+from brushwork.fast.model import load_decoder
+from brushwork.fast.network import vector_size
 from brushwork.imaging import to_tensor
 
 from .conftest import EXAMPLES
@@ -102,7 +104,8 @@ def test_coreml_converts_with_the_right_spec(tmp_path):
     result = export("coreml", tmp_path, "fp16", content_size=64, style_size=64)
     spec = ct.utils.load_spec(str(result.transfer))
     inputs = {i.name: list(i.type.multiArrayType.shape) for i in spec.description.input}
-    assert inputs == {"content_image": [1, 3, 64, 64], "style_vector": [1, 1024], "strength": [1]}
+    assert result.vector_size == vector_size(load_decoder().levels)        # 1920 for a skip decoder
+    assert inputs == {"content_image": [1, 3, 64, 64], "style_vector": [1, result.vector_size], "strength": [1]}
     assert [o.name for o in spec.description.output] == ["stylized_image"]
     style_spec = ct.utils.load_spec(str(result.style))
     assert [list(i.type.multiArrayType.shape) for i in style_spec.description.input] == [[1, 3, 64, 64]]

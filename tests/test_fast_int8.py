@@ -13,9 +13,9 @@ import brushwork
 from brushwork.cli import main
 from brushwork.device import cpu_has_fast_int8
 from brushwork.fast.int8 import (ConvReLU, Int8Decoder, Int8Encoder, calibrate, decoder_layers, encoder_layers,
-                                  int8_available)
+                                  int8_available, range_names)
 from brushwork.fast.model import default_decoder_path, read_decoder_file, save_int8_ranges
-from brushwork.fast.network import Encoder, TransferNetwork, style_vector
+from brushwork.fast.network import Encoder, StyleNetwork, TransferNetwork
 
 from .conftest import EXAMPLES, make_content, make_style
 
@@ -32,7 +32,9 @@ def test_shipped_decoder_carries_a_range_for_every_int8_layer(stylizer):
     assert ranges is not None
     layers = {**encoder_layers(Encoder(stylizer.weights)), **decoder_layers(decoder)}
     convolutions = {name for name, layer in layers.items() if isinstance(layer, ConvReLU)}
-    assert len(convolutions) == 9 + 7 and set(ranges) == {"encoder.input", *convolutions}
+    joins = {f"decoder.{kind}{index}" for kind in ("skip", "sum") for index in (1, 4, 7)} if len(decoder.skips) else set()
+    assert len(convolutions) == 9 + 7 and set(ranges) == {"encoder.input", *convolutions, *joins}
+    assert set(ranges) == set(range_names(Encoder(stylizer.weights), decoder))
     assert all(r["scale"] > 0 and 0 <= r["zero_point"] <= 255 for r in ranges.values())
 
 
@@ -43,7 +45,7 @@ def test_int8_networks_match_fp32_on_a_real_photo(stylizer, photo, strokes):
     int8 = TransferNetwork(Int8Encoder(encoder, ranges), Int8Decoder(decoder, ranges))
     content, style = _tensor(photo, 128), _tensor(strokes, 128)
     with torch.no_grad():
-        vector = style_vector(encoder(style))       # (fast mode computes style vectors in bf16/fp32)
+        vector = StyleNetwork(encoder, decoder.levels)(style)   # (fast mode computes them in bf16/fp32)
         reference, ours = fp32(content, vector), int8(content, vector)
     assert ours.shape == reference.shape and ours.dtype == torch.float32
     error = float((ours - reference).abs().mean()) * 255

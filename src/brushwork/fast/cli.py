@@ -29,6 +29,13 @@ def register(commands: Any) -> None:
                        help="weight of the identity (photo reconstruction) loss; 0 turns it off [50]")
     train.add_argument("--gram-weight", type=float, default=0.0,
                        help="weight of a Gram-matrix style loss over relu1_1..relu5_1 (Gatys' measure) [0: off]")
+    train.add_argument("--objective", choices=("adain", "gatys"), default="adain",
+                       help="adain: AdaIN's losses (content vs the AdaIN target, mean/std style); gatys: the "
+                            "optimizer's own (relu4_2 vs the photo + --gram-weight x Gram loss, average-pooling "
+                            "VGG), i.e. what brushwork score measures [adain]")
+    train.add_argument("--skips", action="store_true",
+                       help="decoder that also reads relu3_1, relu2_1 and relu1_1 (skip connections); --init may "
+                            "be a plain decoder, whose weights it starts from")
     train.add_argument("--perceptual-every", type=int, default=1, metavar="N",
                        help="full (content + style) loss every N steps; the others are cheap identity-only "
                             "steps on twice the batch, ~4x cheaper each (needs --identity-weight > 0) [1]")
@@ -67,7 +74,8 @@ def register(commands: Any) -> None:
 
     export = commands.add_parser(
         "export", help="write the fast mode's style and transfer networks for phones (ONNX, TFLite, Core ML)",
-        description="Write style.<ext> (style image -> 1024-float style vector) and transfer.<ext> (content "
+        description="Write style.<ext> (style image -> style vector: 1920 floats for the shipped decoder, its "
+                    "size in <format>-manifest.json) and transfer.<ext> (content "
                     "image + style vector + strength -> image) into DIR. Needs: pip install 'brushwork[export]'.")
     export.add_argument("--format", required=True, choices=("onnx", "tflite", "coreml"), help="model format")
     export.add_argument("--precision", default="fp32", choices=("fp32", "fp16", "int8"),
@@ -117,6 +125,7 @@ def _train_command(args: argparse.Namespace) -> int:
                          steps=args.steps, batch_size=args.batch_size, crop=args.crop,
                          learning_rate=args.learning_rate, style_weight=args.style_weight,
                          identity_weight=args.identity_weight, gram_weight=args.gram_weight, init=args.init,
+                         objective=args.objective, skips=args.skips,
                          perceptual_every=args.perceptual_every,
                          style_crops=args.style_crops, checkpoint_every=args.checkpoint_every,
                          log_every=args.log_every, max_minutes=args.max_minutes, device=args.device,
@@ -124,10 +133,10 @@ def _train_command(args: argparse.Namespace) -> int:
 
     def report(row: dict[str, float]) -> None:
         if not args.quiet:
-            extra = "".join(f"{name} {row[name]:.4f}  " for name in ("gram", "identity") if name in row)
-            print(f"step {int(row['step'])}  loss {row['total']:.4f}  content {row['content']:.4f}  "
-                  f"style {row['style']:.4f}  {extra}lr {row['lr']:.2e}  {row['seconds']:.0f} s",
-                  file=sys.stderr, flush=True)
+            terms = "".join(f"{name} {row[name]:.4f}  " for name in ("content", "style", "gram", "identity")
+                            if name in row)
+            print(f"step {int(row['step'])}  loss {row['total']:.4f}  {terms}lr {row['lr']:.2e}  "
+                  f"{row['seconds']:.0f} s", file=sys.stderr, flush=True)
 
     best = train(config, resume=not args.fresh, report=report)
     print(f"best checkpoint: {best}", file=sys.stderr)

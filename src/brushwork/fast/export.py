@@ -22,7 +22,7 @@ from torch import nn
 from ..errors import BrushworkError, InvalidInputError
 from ..weights import VGGWeights, load_vgg19_weights
 from .model import load_decoder
-from .network import VECTOR_SIZE, Encoder, StyleNetwork, TransferNetwork
+from .network import Encoder, StyleNetwork, TransferNetwork, vector_size
 
 Format = Literal["onnx", "tflite", "coreml"]
 ExportPrecision = Literal["fp32", "fp16", "int8"]
@@ -46,10 +46,11 @@ class ExportResult:
     precision: str
     content_size: int
     style_size: int
+    vector_size: int
 
     def manifest(self) -> dict:
         data = asdict(self)
-        data.update(style=self.style.name, transfer=self.transfer.name, vector_size=VECTOR_SIZE,
+        data.update(style=self.style.name, transfer=self.transfer.name,
                     inputs={"style": ["style_image"], "transfer": ["content_image", "style_vector", "strength"]},
                     outputs={"style": ["style_vector"], "transfer": ["stylized_image"]},
                     layout="NCHW float32 RGB in [0, 1]")
@@ -59,9 +60,9 @@ class ExportResult:
 def build_networks(weights: VGGWeights | None = None, decoder: str | Path | None = None
                    ) -> tuple[StyleNetwork, TransferNetwork]:
     """fp32 CPU copies of both networks, in eval mode (what every exporter starts from)."""
-    encoder = Encoder(weights or load_vgg19_weights())
-    style = StyleNetwork(encoder).eval()
-    transfer = TransferNetwork(encoder, load_decoder(decoder)).eval()
+    encoder, trained = Encoder(weights or load_vgg19_weights()), load_decoder(decoder)
+    style = StyleNetwork(encoder, trained.levels).eval()
+    transfer = TransferNetwork(encoder, trained).eval()
     return style, transfer
 
 
@@ -76,11 +77,12 @@ class _Transfer(nn.Module):
         return self.network(content, vector, strength)
 
 
-def sample_inputs(content_size: int, style_size: int) -> tuple[tuple[torch.Tensor], tuple[torch.Tensor, ...]]:
+def sample_inputs(content_size: int, style_size: int, size: int) -> tuple[tuple[torch.Tensor], tuple[torch.Tensor, ...]]:
+    """Tracing inputs: a style image, and a content image with a style vector of `size` and strength."""
     generator = torch.Generator().manual_seed(0)
     style = torch.rand(1, 3, style_size, style_size, generator=generator)
     content = torch.rand(1, 3, content_size, content_size, generator=generator)
-    return (style,), (content, torch.rand(1, VECTOR_SIZE, generator=generator) * 100, torch.ones(1))
+    return (style,), (content, torch.rand(1, size, generator=generator) * 100, torch.ones(1))
 
 
 def export(fmt: str, output: str | Path, precision: str = "fp32", *, content_size: int = 384,
@@ -97,14 +99,15 @@ def export(fmt: str, output: str | Path, precision: str = "fp32", *, content_siz
     folder = Path(output)
     folder.mkdir(parents=True, exist_ok=True)
     style_net, transfer_net = build_networks(weights, decoder)
-    style_args, transfer_args = sample_inputs(content_size, style_size)
+    size = vector_size(transfer_net.decoder.levels)
+    style_args, transfer_args = sample_inputs(content_size, style_size, size)
     ext = EXTENSIONS[fmt]
     style_path, transfer_path = folder / f"style{ext}", folder / f"transfer{ext}"
     writer = {"onnx": _onnx, "tflite": _tflite, "coreml": _coreml}[fmt]
     writer(style_net, style_args, style_path, precision, ["style_image"], ["style_vector"])
     writer(_Transfer(transfer_net), transfer_args, transfer_path, precision,
            ["content_image", "style_vector", "strength"], ["stylized_image"])
-    result = ExportResult(style_path, transfer_path, fmt, precision, content_size, style_size)
+    result = ExportResult(style_path, transfer_path, fmt, precision, content_size, style_size, size)
     (folder / f"{fmt}-manifest.json").write_text(json.dumps(result.manifest(), indent=2))
     return result
 

@@ -26,8 +26,8 @@ from torch.ao.nn.intrinsic import quantized as qnni
 from torch.ao.quantization import HistogramObserver, PerChannelMinMaxObserver
 
 from ..features import pool
-from .network import (ENCODER_LAYER, Decoder, Encoder, Upsample, adain, add_margin, pad_to_multiple,
-                      style_vector)
+from .network import (ENCODER_LAYER, SKIP_SCALES, Affine, Decoder, Encoder, Upsample, adain_levels, apply_affine,
+                      frame, style_vector)
 
 #: Activation ranges: {layer name: {"scale": float, "zero_point": int}} (uint8, per tensor).
 Ranges = dict[str, dict[str, float | int]]
@@ -103,8 +103,34 @@ def decoder_layers(decoder: Decoder) -> dict[str, nn.Module]:
     return layers
 
 
+def decoder_segments(decoder: Decoder) -> list[dict[str, nn.Module]]:
+    """`decoder_layers` cut after each upsampling: a skip decoder adds a level there (see `Decoder`)."""
+    segments: list[dict[str, nn.Module]] = [{}]
+    for name, layer in decoder_layers(decoder).items():
+        segments[-1][name] = layer
+        if isinstance(layer, Upsample) and len(decoder.skips):
+            segments.append({})
+    return segments
+
+
+def _skip_names(segment: dict[str, nn.Module]) -> tuple[str, str]:
+    """Range names of a skip level's 1x1 conv output and of the sum, after the segment ending in
+    "decoder.up1": ("decoder.skip1", "decoder.sum1"); ..."""
+    index = list(segment)[-1].removeprefix("decoder.up")
+    return f"decoder.skip{index}", f"decoder.sum{index}"
+
+
 def _observed(layers: dict[str, nn.Module]) -> list[str]:
     return [name for name, layer in layers.items() if isinstance(layer, ConvReLU)]
+
+
+def range_names(encoder: Encoder, decoder: Decoder) -> list[str]:
+    """Every activation range the int8 networks need: the encoder's input, each convolution's
+    output and, for a skip decoder, each level's 1x1 conv output and sum."""
+    segments = decoder_segments(decoder)
+    return ["encoder.input", *_observed(encoder_layers(encoder)),
+            *(name for segment in segments for name in _observed(segment)),
+            *(name for segment in segments[:-1] for name in _skip_names(segment))]
 
 
 def calibrate(encoder: Encoder, decoder: Decoder, photos: Iterable[torch.Tensor],
@@ -118,22 +144,29 @@ def calibrate(encoder: Encoder, decoder: Decoder, photos: Iterable[torch.Tensor]
     stretching every layer's range)."""
     if not paintings:
         raise ValueError("calibration needs at least one painting")
-    encoders, decoders = encoder_layers(encoder), decoder_layers(decoder)
-    names = ["encoder.input", *_observed(encoders), *_observed(decoders)]
-    observers = {name: HistogramObserver(dtype=torch.quint8, reduce_range=False) for name in names}
+    encoders, segments, levels = encoder_layers(encoder), decoder_segments(decoder), decoder.levels
+    joins = [_skip_names(segment) for segment in segments[:-1]]
+    observers = {name: HistogramObserver(dtype=torch.quint8, reduce_range=False)
+                 for name in range_names(encoder, decoder)}
 
-    def encode(image: torch.Tensor) -> torch.Tensor:
+    def encode(image: torch.Tensor) -> dict[str, torch.Tensor]:
         x = encoder.vgg.preprocess(image.float())
         observers["encoder.input"](x)
-        return _run(encoders, x, observers)
+        return _run(encoders, x, observers, keep=levels)[1]
 
     photo_count = 0
     with torch.no_grad():
-        vectors = [style_vector(encode(painting)) for painting in paintings]
+        vectors = [style_vector(encode(painting), levels) for painting in paintings]
         for index, photo in enumerate(photos):
-            framed, _ = pad_to_multiple(add_margin(photo)[0])
-            features = adain(encode(framed), vectors[index % len(vectors)]) * decoder.INPUT_SCALE
-            _run(decoders, features, observers)
+            deep, *skips = adain_levels(encode(frame(photo)[0]), vectors[index % len(vectors)], levels)
+            x = _run(segments[0], deep * decoder.INPUT_SCALE, observers)[0]
+            for segment, conv, level, name, (skip_name, sum_name) in zip(segments[1:], decoder.skips, skips,
+                                                                         levels[1:], joins):
+                skip = _skip(conv, level, name)
+                observers[skip_name](skip)
+                x = x + skip
+                observers[sum_name](x)
+                x = _run(segment, x, observers)[0]
             photo_count += 1
     if not photo_count:
         raise ValueError("calibration needs at least one photo")
@@ -144,12 +177,23 @@ def calibrate(encoder: Encoder, decoder: Decoder, photos: Iterable[torch.Tensor]
     return ranges
 
 
-def _run(layers: dict[str, nn.Module], x: torch.Tensor, observers: dict[str, Callable[[torch.Tensor], Any]]) -> torch.Tensor:
+def _run(layers: dict[str, nn.Module], x: torch.Tensor, observers: dict[str, Callable[[torch.Tensor], Any]],
+         keep: tuple[str, ...] = ()) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Run `layers` observing their outputs; also returns the outputs of the units named in `keep`
+    (without their "encoder." prefix)."""
+    kept = {}
     for name, layer in layers.items():
         x = layer(x)
         if name in observers:
             observers[name](x)
-    return x
+        if name.removeprefix("encoder.") in keep:
+            kept[name.removeprefix("encoder.")] = x
+    return x, kept
+
+
+def _skip(conv: nn.Module, level: torch.Tensor, name: str) -> torch.Tensor:
+    """A skip decoder's contribution of one level (see `Decoder.forward`)."""
+    return conv(level * SKIP_SCALES[name])
 
 
 def _quantized_conv(unit: ConvReLU, scale: float, zero_point: int) -> nn.Module:
@@ -173,13 +217,15 @@ class Int8Stage(nn.Module):
     def __init__(self, layers: dict[str, nn.Module], input_range: dict[str, float | int], ranges: Ranges) -> None:
         super().__init__()
         self.scale, self.zero_point = float(input_range["scale"]), int(input_range["zero_point"])
-        units = [_int8_unit(name, layer, ranges) for name, layer in layers.items()]
-        self.layers = nn.Sequential(*units)
+        self.names = list(layers)
+        self.layers = nn.Sequential(*(_int8_unit(name, layer, ranges) for name, layer in layers.items()))
+
+    def quantize(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.float().contiguous(memory_format=torch.channels_last)   # oneDNN's int8 kernels are NHWC
+        return torch.quantize_per_tensor(x, self.scale, self.zero_point, torch.quint8)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.float().contiguous(memory_format=torch.channels_last)   # oneDNN's int8 kernels are NHWC
-        x = torch.quantize_per_tensor(x, self.scale, self.zero_point, torch.quint8)
-        return self.layers(x).dequantize()
+        return self.layers(self.quantize(x)).dequantize()
 
 
 def _int8_unit(name: str, layer: nn.Module, ranges: Ranges) -> nn.Module:
@@ -197,7 +243,7 @@ def _qparams(ranges: Ranges, name: str) -> dict[str, Any]:
 
 
 class Int8Encoder(nn.Module):
-    """Drop-in for `Encoder` (RGB in [0, 1] -> relu4_1, fp32) running VGG-19 in int8."""
+    """Drop-in for `Encoder` (RGB in [0, 1] -> relu4_1 and shallower levels, fp32) running VGG-19 in int8."""
 
     def __init__(self, encoder: Encoder, ranges: Ranges) -> None:
         super().__init__()
@@ -205,7 +251,20 @@ class Int8Encoder(nn.Module):
         self.stage = Int8Stage(encoder_layers(encoder), ranges["encoder.input"], ranges)
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
-        return self.stage(self.preprocess(image.float()))
+        return self.layers(image, (ENCODER_LAYER,))[ENCODER_LAYER].dequantize()
+
+    def layers(self, image: torch.Tensor, names: tuple[str, ...]) -> dict[str, torch.Tensor]:
+        """The features at `names` (relu1_1 ... relu4_1) as int8 tensors: `network.mean_std`,
+        `apply_affine` and `Int8Decoder.decode` take them as they are."""
+        x, found = self.stage.quantize(self.preprocess(image.float())), {}
+        for name, unit in zip(self.stage.names, self.stage.layers):
+            x = unit(x)
+            short = name.removeprefix("encoder.")
+            if short in names:
+                found[short] = x
+                if len(found) == len(names):
+                    break
+        return found
 
 
 class Int8Decoder(nn.Module):
@@ -214,24 +273,67 @@ class Int8Decoder(nn.Module):
 
     Why not all int8: the AdaIN features have one uint8 range for 512 channels of very different
     spread, and the decoder is sensitive to its input; rounding them doubled int8's deviation from
-    fp32 (4.8 instead of 2.2 levels mean on a 512-px picture) for a ~12 ms saving."""
+    fp32 (4.8 instead of 2.2 levels mean on a 512-px picture) for a ~12 ms saving.
+
+    A skip decoder's levels stay in int8 end to end (`decode`): each level's AdaIN map is folded
+    into its 1x1 convolution's weights per call (a * x + b, then W: W·diag(a) and W·b + bias), so
+    the int8 encoder's features feed an int8 convolution as they are, and its output is added to
+    the upsampled int8 features by a quantized add. Nothing at full size is dequantized."""
 
     def __init__(self, decoder: Decoder, ranges: Ranges, head_dtype: torch.dtype = torch.float32) -> None:
         super().__init__()
-        self.input_scale = decoder.INPUT_SCALE
-        layers = decoder_layers(decoder)
-        head_names = list(layers)[:2]                       # pad0, conv0
+        self.input_scale, self.levels = decoder.INPUT_SCALE, decoder.levels
+        segments = decoder_segments(decoder)
+        joins = [_skip_names(segment) for segment in segments[:-1]]
+        first = segments[0]
+        head_names = list(first)[:2]                        # pad0, conv0
         self.head_dtype = head_dtype
-        self.head = copy.deepcopy(nn.Sequential(*(layers.pop(name) for name in head_names))).to(head_dtype)
-        self.stage = Int8Stage(layers, ranges[head_names[-1]], ranges)
+        self.head = copy.deepcopy(nn.Sequential(*(first.pop(name) for name in head_names))).to(head_dtype)
+        self.stages = nn.ModuleList([Int8Stage(first, ranges[head_names[-1]], ranges)] +
+                                    [Int8Stage(segment, ranges[sum_name], ranges)
+                                     for segment, (_, sum_name) in zip(segments[1:], joins)])
+        self.skips = copy.deepcopy(decoder.skips).float()
+        self.joins = [(_qparams(ranges, skip_name), _qparams(ranges, sum_name)) for skip_name, sum_name in joins]
 
     @property
     def dtype(self) -> torch.dtype:      # what the transfer network hands it
         return torch.float32
 
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
-        x = (features * self.input_scale).to(self.head_dtype).contiguous(memory_format=torch.channels_last)
-        return self.stage(self.head(x))
+    def forward(self, features: list[torch.Tensor], affines: list[Affine]) -> torch.Tensor:
+        return self.decode(features, affines)
+
+    def decode(self, features: list[torch.Tensor], affines: list[Affine]) -> torch.Tensor:
+        """Raw features of each level (the skip levels int8, from `Int8Encoder.layers`) and each
+        level's AdaIN map -> RGB (as `Decoder.decode`)."""
+        if len(features) != len(self.levels) or not all(f.is_quantized for f in features[1:]):
+            raise ValueError(f"this decoder reads {len(self.levels)} levels, the skip levels as int8 features")
+        x = (apply_affine(features[0], affines[0]) * self.input_scale).to(self.head_dtype).contiguous(memory_format=torch.channels_last)
+        x = self.stages[0].quantize(self.head(x))
+        x = self.stages[0].layers(x)
+        for stage, conv, level, affine, name, (skip_range, sum_range) in zip(
+                self.stages[1:], self.skips, features[1:], affines[1:], self.levels[1:], self.joins):
+            skip = _folded_skip(conv, level, affine, SKIP_SCALES[name], skip_range)
+            x = torch.ops.quantized.add(x, skip, sum_range["scale"], sum_range["zero_point"])
+            x = stage.layers(x)
+        return x.dequantize()
+
+
+def _folded_skip(conv: nn.Conv2d, level: torch.Tensor, affine: Affine, factor: float,
+                 out_range: dict[str, Any]) -> torch.Tensor:
+    """conv(factor * (a * level + b)) as one int8 1x1 convolution on the int8 `level`, per image."""
+    a, b = affine
+    weight = conv.weight.detach()[:, :, 0, 0].float()                    # (out, in)
+    outputs = []
+    for index in range(level.shape[0]):
+        folded = weight * (factor * a[index].float())[None, :]
+        bias = conv.bias.detach().float() + weight @ (factor * b[index].float())
+        scale = folded.abs().amax(dim=1).clamp_min(1e-12) / 127
+        zeros = torch.zeros(folded.shape[0], dtype=torch.long)
+        kernel = torch.quantize_per_channel(folded[..., None, None], scale, zeros, 0, torch.qint8)
+        packed = torch.ops.quantized.conv2d_prepack(kernel, bias, [1, 1], [0, 0], [1, 1], 1)
+        outputs.append(torch.ops.quantized.conv2d(level[index:index + 1], packed, out_range["scale"],
+                                                  out_range["zero_point"]))
+    return outputs[0] if len(outputs) == 1 else torch.cat(outputs)
 
 
 def int8_available() -> bool:
@@ -240,4 +342,5 @@ def int8_available() -> bool:
     return hasattr(torch, "quantize_per_tensor") and any(e in engines for e in ("x86", "onednn", "fbgemm", "qnnpack"))
 
 
-__all__ = ["Int8Decoder", "Int8Encoder", "Ranges", "calibrate", "decoder_layers", "encoder_layers", "int8_available"]
+__all__ = ["Int8Decoder", "Int8Encoder", "Ranges", "calibrate", "decoder_layers", "decoder_segments", "encoder_layers",
+           "int8_available", "range_names"]

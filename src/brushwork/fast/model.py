@@ -23,7 +23,7 @@ from ..options import StyleOptions
 from ..pipeline import image_digest
 from ..weights import VGGWeights
 from .int8 import Int8Decoder, Int8Encoder, Ranges
-from .network import Decoder, Encoder, StyleNetwork, TransferNetwork, add_margin, pad_to_multiple
+from .network import Decoder, Encoder, StyleNetwork, TransferNetwork, frame
 
 DECODER_FILE = "decoder-fp16.pt"
 
@@ -47,7 +47,7 @@ def read_decoder_file(path: str | Path | None = None) -> tuple[Decoder, Ranges |
         payload = torch.load(file, map_location="cpu", weights_only=True)
         has_parts = isinstance(payload, dict) and "decoder" in payload
         state = payload["decoder"] if has_parts else payload
-        decoder = Decoder()
+        decoder = Decoder(skips=any(key.startswith("skips.") for key in state))
         decoder.load_state_dict({k: v.float() for k, v in state.items()})
         ranges = payload.get("int8") if has_parts else None
     except Exception as error:  # a wrong or damaged file: one line, not a traceback
@@ -87,14 +87,14 @@ class FastStylizer:
             # The style pass in int8 too: in bf16 its statistics come out a little closer to fp32's
             # (the pictures then differ from fp32's by 3.9 instead of 5.5 levels on average), but the
             # benchmark scores are the same to 3 digits and a new painting costs ~0.1 s more.
-            self.style_network = StyleNetwork(int8_encoder)
+            self.style_network = StyleNetwork(int8_encoder, trained.levels)
         else:
             self.transfer_network = place(TransferNetwork(encoder, trained), placement.device, placement.dtype)
-            self.style_network = StyleNetwork(encoder)
+            self.style_network = StyleNetwork(encoder, trained.levels)
         self._cache = LRUCache(cache_size)
 
     def style_vector(self, style: Image.Image, long_side: int) -> torch.Tensor:
-        """(1, 1024) statistics of one style image at `long_side` px; cached by image content."""
+        """(1, N) statistics of one style image at `long_side` px; cached by image content."""
         size = imaging.output_size(*style.size, max(16, long_side))
         key = (image_digest(style), size)
         cached = self._cache.get(key)
@@ -119,13 +119,12 @@ class FastStylizer:
 
     def transfer(self, content: torch.Tensor, vector: torch.Tensor, strength: float) -> torch.Tensor:
         """(1, 3, H, W) content in [0, 1] -> stylized (1, 3, H, W) on the CPU, fp32."""
-        framed, margin = add_margin(content)
-        padded, (height, width) = pad_to_multiple(framed)
-        # full strength needs no blend with the photo's own statistics: skip computing them
+        padded, crop = frame(content)
+        # full strength needs no blend with the photo's own statistics
         amount = None if strength >= 1 else torch.tensor([strength], device=self.placement.device)
         with torch.no_grad():
             out = self.transfer_network(self._input(padded), vector.to(self.placement.device), amount)
-        return out[..., margin:height - margin, margin:width - margin].cpu()
+        return crop(out).cpu()
 
     def _input(self, image: torch.Tensor) -> torch.Tensor:
         image = image.to(self.placement.device)

@@ -1,18 +1,27 @@
 """The fast (feed-forward) model, AdaIN family (Huang & Belongie 2017), split like TFLite's models.
 
-* `StyleNetwork`:    style image (1, 3, H, W) in [0, 1] -> style vector (1, 1024):
-                     per-channel mean and std of VGG-19 relu4_1, computed once per style.
-* `TransferNetwork`: content image (B, 3, H, W) + style vector (B, 1024) -> image (B, 3, H, W):
-                     encode to relu4_1, give the features the style's statistics (AdaIN), decode.
+* `StyleNetwork`:    style image (1, 3, H, W) in [0, 1] -> style vector (1, N):
+                     per-channel mean and std of VGG-19 relu4_1 (N = 1024), and with a skip
+                     decoder also of relu3_1, relu2_1 and relu1_1 (N = 1920); once per style.
+* `TransferNetwork`: content image (B, 3, H, W) + style vector (B, N) -> image (B, 3, H, W):
+                     encode, give the features the style's statistics (AdaIN) at every level the
+                     decoder reads, decode.
 
 The encoder is our frozen VGG-19 (same bundled weights as the optimizer). Only the decoder is
 trained. It upsamples with nearest-neighbour resize + convolution instead of transposed
 convolutions (no checkerboard artifacts; Odena et al. 2016) and pads by reflection (no dark
 borders). AdaIN is linear in the style vector, so blending styles and style strength are both
 just weighted sums of vectors (strength blends with the content's own vector).
+
+Skip decoder (`Decoder(skips=True)`): besides relu4_1 it reads the AdaIN'd relu3_1, relu2_1 and
+relu1_1 features, each through a 1x1 convolution added after the upsampling to that level's size
+(zero-initialised, so it starts as the plain decoder it was made from). The fine levels carry the
+photo's edges (straight lines stay straight) and the painting's finer statistics.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -23,7 +32,13 @@ from ..weights import VGGWeights
 
 ENCODER_LAYER = "relu4_1"
 CHANNELS = 512
-VECTOR_SIZE = 2 * CHANNELS            # mean and std of relu4_1
+VECTOR_SIZE = 2 * CHANNELS            # mean and std of relu4_1 (the plain decoder's style vector)
+#: Levels a skip decoder also reads, coarse to fine, with their channels and input factors. The
+#: factors bring the activations (Caffe VGG: RMS ~80-350 for 0-255 inputs) to about 10, so that
+#: the zero-initialised 1x1 convs learn ~10x faster than the rest of a decoder under one Adam rate.
+SKIP_LEVELS = ("relu3_1", "relu2_1", "relu1_1")
+LEVEL_CHANNELS = {"relu1_1": 64, "relu2_1": 128, "relu3_1": 256, ENCODER_LAYER: CHANNELS}
+SKIP_SCALES = {"relu3_1": 3e-2, "relu2_1": 3e-2, "relu1_1": 1e-1}
 LOSS_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
 EPS = 1e-5
 #: Decoder widths, coarse to fine: relu4_1 (1/8 size) -> 3 upsamplings -> RGB. Narrower than the
@@ -32,25 +47,94 @@ DECODER_WIDTHS = (256, 128, 64, 32)
 
 
 def mean_std(features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(B, C, H, W) -> per-channel mean and std, each (B, C), computed in fp32."""
+    """(B, C, H, W) -> per-channel mean and std, each (B, C), computed in fp32. Takes int8 features
+    too (`int8.Int8Encoder`), without dequantizing them.
+
+    Every position counts. Statistics from a subsample (every other row and column, 4x fewer reads
+    at relu1_1) were tried for speed; two training runs with them diverged within ~50 steps, where
+    the same run with full statistics did not: a channel flat on the sampled positions gets a tiny
+    std, and its few active positions elsewhere are then scaled up without bound."""
+    if features.is_quantized:                    # on the uint8 codes, then to real units
+        mean, var = _blockwise_moments(features.int_repr())
+        scale = features.q_scale()
+        return scale * (mean - features.q_zero_point()), (scale * scale * var + EPS).sqrt()
+    if features.is_contiguous(memory_format=torch.channels_last) and not features.requires_grad and \
+            features.shape[1] > 1 and features.dtype != torch.float32:
+        mean, var = _blockwise_moments(features)            # bf16 / fp16 maps at inference
+        return mean, (var + EPS).sqrt()
     flat = features.float().flatten(2)                       # (B, C, HW)
     mean = flat.mean(dim=2)
     std = (flat.var(dim=2, unbiased=False) + EPS).sqrt()
     return mean, std
 
 
-def style_vector(features: torch.Tensor) -> torch.Tensor:
-    """relu4_1 features (B, 512, H, W) -> style vector (B, 1024) = [mean, std]."""
-    return torch.cat(mean_std(features), dim=1)
+def _blockwise_moments(codes: torch.Tensor, rows: int = 8192) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-channel mean and variance of a channels-last map (B, C, H, W) of uint8 codes or 16-bit
+    floats, in fp32, a block of positions at a time: each block is converted and summed while it is
+    in the cache (at relu1_1 of a 512-px photo, 15 ms instead of 65 ms for converting the whole map
+    first). E[x^2] - E[x]^2 in fp32 is exact enough for uint8 codes and 16-bit inputs."""
+    batch, channels = codes.shape[:2]
+    means, variances = [], []
+    for image in codes.permute(0, 2, 3, 1).reshape(batch, -1, channels):      # (HW, C) per image
+        total, squares = torch.zeros(channels), torch.zeros(channels)
+        for block in image.split(rows):
+            values = block.float()
+            total += values.sum(dim=0)
+            squares += torch.linalg.vecdot(values.T, values.T)
+        mean = total / image.shape[0]
+        means.append(mean)
+        variances.append((squares / image.shape[0] - mean.square()).clamp_min(0))
+    return torch.stack(means), torch.stack(variances)
+
+
+def style_vector(features: torch.Tensor | dict[str, torch.Tensor], levels: tuple[str, ...] = (ENCODER_LAYER,)
+                 ) -> torch.Tensor:
+    """Features of each level -> style vector (B, N) = [mean, std] of each level in turn
+    (a tensor: relu4_1 features (B, 512, H, W) -> (B, 1024))."""
+    if isinstance(features, torch.Tensor):
+        return torch.cat(mean_std(features), dim=1)
+    return torch.cat([part for name in levels for part in mean_std(features[name])], dim=1)
+
+
+def vector_size(levels: tuple[str, ...]) -> int:
+    """Length of the style vector over `levels` (mean and std per channel)."""
+    return sum(2 * LEVEL_CHANNELS[name] for name in levels)
+
+
+def split_vector(vector: torch.Tensor, levels: tuple[str, ...]) -> list[torch.Tensor]:
+    """A style vector (B, N) -> each level's [mean, std] part (B, 2C), in `levels`' order."""
+    return list(vector.split([2 * LEVEL_CHANNELS[name] for name in levels], dim=1))
+
+
+#: AdaIN as a per-channel affine map x -> a * x + b; a, b: (B, C).
+Affine = tuple[torch.Tensor, torch.Tensor]
+
+
+def adain_affine(content_stats: tuple[torch.Tensor, torch.Tensor], style_part: torch.Tensor) -> Affine:
+    """(a, b) with a * x + b = (x - mean_c) / std_c * std_s + mean_s (style_part: (B, 2C) = [mean, std])."""
+    mean_c, std_c = content_stats
+    mean_s, std_s = style_part.float().chunk(2, dim=1)
+    a = std_s / std_c
+    return a, mean_s - mean_c * a
+
+
+def apply_affine(features: torch.Tensor, affine: Affine) -> torch.Tensor:
+    """a * features + b per channel, in fp32 (int8 features are dequantized first)."""
+    a, b = affine
+    x = features.dequantize() if features.is_quantized else features.float()
+    return x * a[..., None, None] + b[..., None, None]        # (not addcmul: Core ML has no such op)
+
+
+def adain_levels(features: dict[str, torch.Tensor], vector: torch.Tensor, levels: tuple[str, ...]
+                 ) -> list[torch.Tensor]:
+    """AdaIN at every level, each with its slice of the style vector (the layout of `style_vector`)."""
+    return [apply_affine(features[name], adain_affine(mean_std(features[name]), part))
+            for name, part in zip(levels, split_vector(vector, levels))]
 
 
 def adain(content: torch.Tensor, vector: torch.Tensor) -> torch.Tensor:
     """Content features (B, C, H, W) re-normalised to the statistics in `vector` (B, 2C)."""
-    mean_c, std_c = mean_std(content)
-    channels = content.shape[1]
-    mean_s, std_s = vector[:, :channels], vector[:, channels:]
-    normalised = (content.float() - mean_c[..., None, None]) / std_c[..., None, None]
-    return normalised * std_s[..., None, None] + mean_s[..., None, None]
+    return apply_affine(content, adain_affine(mean_std(content), vector))
 
 
 class ConvLayer(nn.Sequential):
@@ -71,13 +155,16 @@ class Upsample(nn.Module):
 
 
 class Decoder(nn.Module):
-    """relu4_1-like features (B, 512, h, w) -> RGB (B, 3, 8h, 8w), roughly in [0, 1]."""
+    """relu4_1-like features (B, 512, h, w) -> RGB (B, 3, 8h, 8w), roughly in [0, 1].
+
+    With `skips`, also the relu3_1, relu2_1 and relu1_1-like features (2h, 4h and 8h high), each
+    through a 1x1 conv added after the upsampling to its size."""
 
     #: Caffe VGG-19's relu4_1 activations are in the hundreds to thousands (inputs are 0-255):
     #: scaling them to about 1 lets a default-initialised decoder start near the right range.
     INPUT_SCALE = 1e-3
 
-    def __init__(self, widths: tuple[int, ...] = DECODER_WIDTHS) -> None:
+    def __init__(self, widths: tuple[int, ...] = DECODER_WIDTHS, skips: bool = False) -> None:
         super().__init__()
         a, b, c, d = widths
         self.layers = nn.Sequential(
@@ -86,15 +173,40 @@ class Decoder(nn.Module):
             ConvLayer(b, c), ConvLayer(c, c), Upsample(),
             ConvLayer(c, d), ConvLayer(d, 3, relu=False),
         )
+        self.skips = nn.ModuleList(nn.Conv2d(LEVEL_CHANNELS[name], width, 1)
+                                   for name, width in zip(SKIP_LEVELS, (a, b, c)) if skips)
         with torch.no_grad():
             self.layers[-1][1].bias.fill_(0.5)  # start mid-grey rather than black
+            for conv in self.skips:             # start as the plain decoder
+                conv.weight.zero_(), conv.bias.zero_()
 
     @property
     def dtype(self) -> torch.dtype:
         return self.layers[0][1].weight.dtype
 
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return self.layers(features * self.INPUT_SCALE)
+    @property
+    def levels(self) -> tuple[str, ...]:
+        """The encoder levels this decoder reads, in the style vector's order."""
+        return (ENCODER_LAYER, *SKIP_LEVELS) if len(self.skips) else (ENCODER_LAYER,)
+
+    def forward(self, features: torch.Tensor, skips: list[torch.Tensor] | tuple[torch.Tensor, ...] = ()
+                ) -> torch.Tensor:
+        """`features` (relu4_1) and, for a skip decoder, the relu3_1, relu2_1, relu1_1 ones."""
+        if len(skips) != len(self.skips):
+            raise ValueError(f"this decoder reads {len(self.skips)} skip levels, got {len(skips)}")
+        pending = iter(zip(self.skips, skips, SKIP_LEVELS))
+        x = features * self.INPUT_SCALE
+        for layer in self.layers:
+            x = layer(x)
+            if isinstance(layer, Upsample) and len(self.skips):
+                conv, level, name = next(pending)
+                x = x + conv(level * SKIP_SCALES[name])
+        return x
+
+    def decode(self, features: list[torch.Tensor], affines: list[Affine]) -> torch.Tensor:
+        """Raw features of each level (`levels`' order) and each level's AdaIN map -> RGB."""
+        deep, *skips = (apply_affine(f, affine).to(self.dtype) for f, affine in zip(features, affines))
+        return self(deep, skips)
 
 
 class Encoder(nn.Module):
@@ -118,12 +230,12 @@ class Encoder(nn.Module):
 class StyleNetwork(nn.Module):
     """Style image -> style vector; run once per style, the vector is all a phone needs to keep."""
 
-    def __init__(self, encoder: Encoder) -> None:
+    def __init__(self, encoder: Encoder, levels: tuple[str, ...] = (ENCODER_LAYER,)) -> None:
         super().__init__()
-        self.encoder = encoder
+        self.encoder, self.levels = encoder, levels
 
-    def forward(self, style: torch.Tensor) -> torch.Tensor:  # (B, 3, H, W) -> (B, 1024)
-        return style_vector(self.encoder(style))
+    def forward(self, style: torch.Tensor) -> torch.Tensor:  # (B, 3, H, W) -> (B, vector size)
+        return style_vector(self.encoder.layers(style, self.levels), self.levels)
 
 
 class TransferNetwork(nn.Module):
@@ -140,13 +252,16 @@ class TransferNetwork(nn.Module):
 
     def forward(self, content: torch.Tensor, vector: torch.Tensor,
                 strength: torch.Tensor | None = None) -> torch.Tensor:
-        features = self.encoder(content)                           # (B, 512, H/8, W/8)
+        levels = self.decoder.levels
+        found = self.encoder.layers(content, levels)               # relu4_1: (B, 512, H/8, W/8), ...
+        features = [found[name] for name in levels]
+        stats = [mean_std(f) for f in features]
         if strength is not None:
-            own = style_vector(features)
+            own = torch.cat([part for pair in stats for part in pair], dim=1)
             amount = strength.float().reshape(-1, 1)
             vector = amount * vector.float() + (1 - amount) * own
-        out = self.decoder(adain(features, vector).to(self.decoder.dtype))
-        return out.float().clamp(0, 1)                             # (B, 3, H, W)
+        affines = [adain_affine(pair, part) for pair, part in zip(stats, split_vector(vector, levels))]
+        return self.decoder.decode(features, affines).float().clamp(0, 1)   # (B, 3, H, W)
 
 
 def pad_to_multiple(image: torch.Tensor, multiple: int = 8, minimum: int = 16) -> tuple[torch.Tensor, tuple[int, int]]:
@@ -175,5 +290,14 @@ def add_margin(image: torch.Tensor, margin: int = EDGE_MARGIN) -> tuple[torch.Te
     return F.pad(image, (margin, margin, margin, margin), mode="reflect"), margin
 
 
-__all__ = ["EDGE_MARGIN", "VECTOR_SIZE", "Decoder", "Encoder", "StyleNetwork", "TransferNetwork", "adain",
-           "add_margin", "mean_std", "pad_to_multiple", "style_vector"]
+def frame(image: torch.Tensor) -> tuple[torch.Tensor, Callable[[torch.Tensor], torch.Tensor]]:
+    """The photo as the transfer network takes it (mirrored border, padded to a multiple of 8), and
+    the function that cuts the network's output back to the photo."""
+    framed, margin = add_margin(image)
+    padded, (height, width) = pad_to_multiple(framed)
+    return padded, lambda out: out[..., margin:height - margin, margin:width - margin]
+
+
+__all__ = ["EDGE_MARGIN", "SKIP_LEVELS", "VECTOR_SIZE", "Affine", "Decoder", "Encoder", "StyleNetwork",
+           "TransferNetwork", "adain", "adain_affine", "adain_levels", "add_margin", "apply_affine", "frame", "mean_std",
+           "pad_to_multiple", "split_vector", "style_vector", "vector_size"]

@@ -10,6 +10,12 @@ Optional (`gram_weight`): Gatys' Gram-matrix style loss over relu1_1..relu5_1, e
 relative to the painting's Gram norm (as Ghiasi et al. 2017, the model behind TFLite's arbitrary
 style transfer, trained); it teaches the decoder the channel correlations that mean/std ignore.
 
+Objective "gatys" (`objective`): the optimizer's own losses instead, i.e. what `brushwork score`
+measures: content = relative squared error of relu4_2 against the *photo's* (not the AdaIN
+target's), style = the relative Gram loss (weight `gram_weight`), both from an average-pooling
+VGG-19 (the optimizer's), with no mean/std term. The AdaIN style vectors still come from the
+max-pooling encoder that fast mode runs.
+
 Cheapness on a CPU: the encoder runs under no_grad for the targets, bf16 autocast + channels-last,
 and the style statistics of a few random crops per style image are computed once and reused.
 """
@@ -27,15 +33,15 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from PIL import Image
 
 from .. import imaging
 from ..device import resolve
 from ..errors import InvalidInputError
+from ..features import VGG19Features
 from ..options import make_options
 from ..losses import gram_matrix, relative_squared_error
 from ..weights import VGGWeights, load_vgg19_weights
-from .network import DECODER_WIDTHS, LOSS_LAYERS, Decoder, Encoder, adain, mean_std, style_vector
+from .network import DECODER_WIDTHS, LOSS_LAYERS, Decoder, Encoder, adain_levels, mean_std
 from .plot import plot_curves
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
@@ -59,6 +65,8 @@ class TrainConfig:
     style_weight: float = 10.0
     identity_weight: float = 50.0     # pixel MSE of decoding the content's own features (0: off)
     gram_weight: float = 0.0          # relative Gram-matrix style loss over relu1_1..relu5_1 (0: off)
+    objective: str = "adain"          # "adain" (AdaIN's losses) or "gatys" (the optimizer's; see above)
+    skips: bool = False               # decoder with skip levels relu3_1..relu1_1 (network.Decoder)
     perceptual_every: int = 1         # with identity on: steps between 2 are identity-only (cheap)
     init: str | None = None           # start from these decoder weights (a checkpoint or shipped file)
     style_crops: int = 8              # cached random crops per style image
@@ -71,6 +79,8 @@ class TrainConfig:
 
 
 GRAM_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")   # the optimizer's style layers
+OBJECTIVES = ("adain", "gatys")
+GATYS_CONTENT_LAYER = "relu4_2"                                          # the optimizer's content layer
 
 
 @dataclass
@@ -81,7 +91,7 @@ class _Data:
     style_means: dict[str, torch.Tensor]   # layer -> (N, C) per cached style crop
     style_stds: dict[str, torch.Tensor]    # layer -> (N, C)
     style_grams: dict[str, torch.Tensor]   # layer -> (N, C, C); empty unless gram_weight
-    style_vectors: torch.Tensor       # (N, 1024) the relu4_1 vector of each cached crop
+    style_vectors: torch.Tensor       # (N, vector size) the style vector of each cached crop
     layer_scale: dict[str, float]     # mean squared activation per loss layer
     validation: torch.Tensor          # (B, 3, crop, crop) fixed content crops
     validation_styles: torch.Tensor   # (B,) fixed indices of cached style crops
@@ -143,8 +153,8 @@ def _autocast(device: torch.device, dtype: torch.dtype):
     return torch.autocast(device.type, dtype=dtype, enabled=enabled)
 
 
-def _prepare(config: TrainConfig, encoder: Encoder, device: torch.device, dtype: torch.dtype,
-             rng: random.Random) -> _Data:
+def _prepare(config: TrainConfig, encoder: Encoder, loss_network: VGG19Features | None, levels: tuple[str, ...],
+             device: torch.device, dtype: torch.dtype, rng: random.Random) -> _Data:
     # Photos live on the training device: cropping there keeps a GPU fed without loader workers.
     contents = [_load(p, 768).to(device) for p in list_images(config.content_dir)]
     styles = [_load(p, 768).to(device) for p in list_images(config.style_dir)]
@@ -158,16 +168,18 @@ def _prepare(config: TrainConfig, encoder: Encoder, device: torch.device, dtype:
             crops = torch.stack([random_crop(style, config.crop, rng, jitter=False)
                                  for _ in range(config.style_crops)])
             found = encoder.layers(_channels_last(crops), _loss_layers(config))
+            # Gram targets as the loss network sees them (objective "gatys": the optimizer's VGG)
+            seen = found if loss_network is None else loss_network(_channels_last(crops), gram_layers)
             for name in LOSS_LAYERS:
                 mean, std = mean_std(found[name])
                 means[name].append(mean), stds[name].append(std)
                 sums[name] += float(found[name].float().pow(2).mean()) / len(styles)
             with torch.autocast(device.type, enabled=False):      # Gram targets in fp32
                 for name in gram_layers:
-                    grams[name].append(gram_matrix(found[name]))
+                    grams[name].append(gram_matrix(seen[name]))
     style_means = {n: torch.cat(v) for n, v in means.items()}
     style_stds = {n: torch.cat(v) for n, v in stds.items()}
-    vectors = torch.cat([style_means["relu4_1"], style_stds["relu4_1"]], dim=1)
+    vectors = torch.cat([part for name in levels for part in (style_means[name], style_stds[name])], dim=1)
     val = torch.stack([random_crop(contents[i % len(contents)], config.crop, random.Random(i), jitter=False)
                        for i in range(config.batch_size)])
     val_styles = torch.tensor([(i * 7919) % len(vectors) for i in range(config.batch_size)], device=device)
@@ -176,7 +188,8 @@ def _prepare(config: TrainConfig, encoder: Encoder, device: torch.device, dtype:
 
 
 def _loss_layers(config: TrainConfig) -> tuple[str, ...]:
-    return GRAM_LAYERS if config.gram_weight else LOSS_LAYERS
+    """What the max-pooling encoder must give for the losses (with objective "gatys": the vectors only)."""
+    return GRAM_LAYERS if config.gram_weight and config.objective == "adain" else LOSS_LAYERS
 
 
 def _channels_last(x: torch.Tensor) -> torch.Tensor:
@@ -195,28 +208,29 @@ def gram_loss(found: dict[str, torch.Tensor], targets: dict[str, torch.Tensor]) 
 
 def loss_terms(encoder: Encoder, decoder: Decoder, content: torch.Tensor, vectors: torch.Tensor,
                targets: dict[str, dict[str, torch.Tensor]], layer_scale: dict[str, float],
-               config: TrainConfig, device: torch.device, dtype: torch.dtype) -> dict[str, torch.Tensor]:
-    """Content, style (and identity) loss of one batch (content (B, 3, S, S), vectors (B, 1024))."""
-    batch = content.shape[0]
+               config: TrainConfig, device: torch.device, dtype: torch.dtype,
+               loss_network: VGG19Features | None = None) -> dict[str, torch.Tensor]:
+    """Content, style (and identity) loss of one batch (content (B, 3, S, S), vectors (B, N));
+    `loss_network` (average pooling, to relu5_1) is the optimizer's VGG, for objective "gatys"."""
+    batch, levels = content.shape[0], decoder.levels
     with _autocast(device, dtype):
         with torch.no_grad():
-            features = encoder(content)
-            t = adain(features, vectors)                                  # (B, 512, S/8, S/8) fp32
+            features = encoder.layers(content, levels)
+            adapted = adain_levels(features, vectors, levels)             # relu4_1: (B, 512, S/8, S/8) fp32
             if config.identity_weight:                                    # + the content's own features
-                t_all = torch.cat([t, features.float()])
-            else:
-                t_all = t
-        decoded = decoder(_channels_last(t_all))
-        output = decoded[:batch]
-        found = encoder.layers(_channels_last(output.float()), _loss_layers(config))
-    content_loss = F.mse_loss(found["relu4_1"].float(), t) / layer_scale["relu4_1"]
-    style_loss = content_loss.new_zeros(())
-    for name in LOSS_LAYERS:
-        mean, std = mean_std(found[name])
-        style_loss = style_loss + (F.mse_loss(mean, targets["mean"][name]) + F.mse_loss(std, targets["std"][name])) \
-            / layer_scale[name]
-    total = config.content_weight * content_loss + config.style_weight * style_loss
-    terms = {"total": total, "content": content_loss, "style": style_loss}
+                adapted = [torch.cat([t, features[name].float()]) for t, name in zip(adapted, levels)]
+            if loss_network is not None:
+                photo = loss_network(content, (GATYS_CONTENT_LAYER,))[GATYS_CONTENT_LAYER].float()
+        deep, *skips = (_channels_last(t) for t in adapted)
+        decoded = decoder(deep, skips)
+        output = _channels_last(decoded[:batch].float())
+        if loss_network is None:
+            found = encoder.layers(output, _loss_layers(config))
+        else:
+            found = loss_network(output, (*GRAM_LAYERS, GATYS_CONTENT_LAYER))
+    terms = (_adain_terms(found, adapted[0][:batch], targets, layer_scale, config) if loss_network is None
+             else _gatys_terms(found, photo, config))
+    total = terms["total"]
     if config.gram_weight:
         terms["gram"] = gram_loss(found, targets["gram"])
         total = total + config.gram_weight * terms["gram"]
@@ -232,13 +246,33 @@ def loss_terms(encoder: Encoder, decoder: Decoder, content: torch.Tensor, vector
     return terms
 
 
+def _adain_terms(found: dict[str, torch.Tensor], target: torch.Tensor, targets: dict[str, dict[str, torch.Tensor]],
+                 layer_scale: dict[str, float], config: TrainConfig) -> dict[str, torch.Tensor]:
+    """AdaIN's losses: relu4_1 against the AdaIN target, mean/std over LOSS_LAYERS (max-pooling encoder)."""
+    content_loss = F.mse_loss(found["relu4_1"].float(), target) / layer_scale["relu4_1"]
+    style_loss = content_loss.new_zeros(())
+    for name in LOSS_LAYERS:
+        mean, std = mean_std(found[name])
+        style_loss = style_loss + (F.mse_loss(mean, targets["mean"][name]) + F.mse_loss(std, targets["std"][name])) \
+            / layer_scale[name]
+    total = config.content_weight * content_loss + config.style_weight * style_loss
+    return {"total": total, "content": content_loss, "style": style_loss}
+
+
+def _gatys_terms(found: dict[str, torch.Tensor], photo: torch.Tensor, config: TrainConfig) -> dict[str, torch.Tensor]:
+    """The optimizer's content loss, per image: relu4_2 against the photo's (the Gram term is added by the caller)."""
+    content_loss = torch.vmap(relative_squared_error)(found[GATYS_CONTENT_LAYER].float(), photo).mean()
+    return {"total": config.content_weight * content_loss, "content": content_loss}
+
+
 def identity_loss(encoder: Encoder, decoder: Decoder, content: torch.Tensor, device: torch.device,
                   dtype: torch.dtype) -> torch.Tensor:
     """Pixel MSE of decoding the photo's own features: no pass back through the encoder, so ~4x cheaper."""
     with _autocast(device, dtype):
         with torch.no_grad():
-            features = encoder(_channels_last(content)).float()
-        decoded = decoder(_channels_last(features))
+            features = encoder.layers(_channels_last(content), decoder.levels)
+        deep, *skips = (_channels_last(features[name].float()) for name in decoder.levels)
+        decoded = decoder(deep, skips)
     return F.mse_loss(decoded.float(), content)
 
 
@@ -246,14 +280,21 @@ def train(config: TrainConfig, *, weights: VGGWeights | None = None, resume: boo
           report: Callable[[dict[str, float]], None] | None = None) -> Path:
     """Run (or continue) training; returns the path of the best checkpoint."""
     out = Path(config.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
     placement = resolve(config.device, config.precision)
     device, dtype = placement.device, placement.dtype
     torch.manual_seed(config.seed)
     rng = random.Random(config.seed)
-    deepest = "relu5_1" if config.gram_weight else "relu4_1"
-    encoder = Encoder(weights or load_vgg19_weights(), deepest).to(device).to(memory_format=torch.channels_last)
-    decoder = Decoder().to(device).to(memory_format=torch.channels_last)
+    if config.objective not in OBJECTIVES:
+        raise InvalidInputError(f"objective must be one of {', '.join(OBJECTIVES)}, not {config.objective!r}")
+    if config.objective == "gatys" and config.gram_weight <= 0:
+        raise InvalidInputError("objective gatys measures style by the Gram loss alone: give it a --gram-weight")
+    weights = weights or load_vgg19_weights()
+    gatys = config.objective == "gatys"
+    deepest = "relu5_1" if config.gram_weight and not gatys else "relu4_1"
+    encoder = Encoder(weights, deepest).to(device).to(memory_format=torch.channels_last)
+    loss_network = (VGG19Features(weights, "relu5_1", pooling="avg").to(device).to(memory_format=torch.channels_last)
+                    if gatys else None)
+    decoder = Decoder(skips=config.skips).to(device).to(memory_format=torch.channels_last)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True     # fixed crop size: let cuDNN pick its fastest kernels
     optimizer = torch.optim.Adam(decoder.parameters(), lr=config.learning_rate)
@@ -263,8 +304,9 @@ def train(config: TrainConfig, *, weights: VGGWeights | None = None, resume: boo
     elif config.init:
         from .model import load_decoder
 
-        decoder.load_state_dict(load_decoder(config.init).state_dict())
-    data = _prepare(config, encoder, device, dtype, random.Random(config.seed + 1))
+        _start_from(decoder, load_decoder(config.init), config.init)
+    data = _prepare(config, encoder, loss_network, decoder.levels, device, dtype, random.Random(config.seed + 1))
+    out.mkdir(parents=True, exist_ok=True)                 # (after every check: a refused run leaves nothing)
     (out / "config.json").write_text(json.dumps(asdict(config), indent=2))
     started = time.perf_counter() - state.seconds
     deadline = None if config.max_minutes is None else time.perf_counter() + 60 * config.max_minutes
@@ -284,7 +326,7 @@ def train(config: TrainConfig, *, weights: VGGWeights | None = None, resume: boo
             picks = torch.tensor([rng.randrange(len(data.style_vectors)) for _ in range(config.batch_size)],
                                  device=device)
             terms = loss_terms(encoder, decoder, _channels_last(content), data.style_vectors[picks],
-                               data.targets(picks), data.layer_scale, config, device, dtype)
+                               data.targets(picks), data.layer_scale, config, device, dtype, loss_network)
             last = {k: v.detach() for k, v in terms.items()}
         else:
             terms = {"total": config.identity_weight * identity_loss(encoder, decoder, content, device, dtype)}
@@ -300,29 +342,37 @@ def train(config: TrainConfig, *, weights: VGGWeights | None = None, resume: boo
             if report:
                 report(row)
         if state.step % config.checkpoint_every == 0 or state.step == config.steps:
-            _checkpoint(out, config, encoder, decoder, optimizer, state, data, rng, device, dtype)
+            _checkpoint(out, config, encoder, decoder, optimizer, state, data, rng, device, dtype, loss_network)
             saved_at = state.step
     if saved_at != state.step or not (out / BEST).is_file():   # stopped by the clock between checkpoints
-        _checkpoint(out, config, encoder, decoder, optimizer, state, data, rng, device, dtype)
+        _checkpoint(out, config, encoder, decoder, optimizer, state, data, rng, device, dtype, loss_network)
     return out / BEST
 
 
+def _start_from(decoder: Decoder, trained: Decoder, source: str) -> None:
+    """Copy `trained`'s weights; a plain decoder may start a skip decoder (its skips stay zero)."""
+    if len(trained.skips) and not len(decoder.skips):
+        raise InvalidInputError(f"'{source}' is a skip decoder; train it with --skips")
+    missing, _ = decoder.load_state_dict(trained.state_dict(), strict=False)
+    assert all(key.startswith("skips.") for key in missing), missing
+
+
 def validation_loss(encoder: Encoder, decoder: Decoder, data: _Data, config: TrainConfig,
-                    device: torch.device, dtype: torch.dtype) -> float:
+                    device: torch.device, dtype: torch.dtype, loss_network: VGG19Features | None = None) -> float:
     """Loss on fixed content crops and styles: comparable across checkpoints (unlike batch losses)."""
     decoder.eval()
     picks = data.validation_styles
     with torch.no_grad():
         terms = loss_terms(encoder, decoder, _channels_last(data.validation), data.style_vectors[picks],
-                           data.targets(picks), data.layer_scale, config, device, dtype)
+                           data.targets(picks), data.layer_scale, config, device, dtype, loss_network)
     decoder.train()
     return float(terms["total"])
 
 
 def _checkpoint(out: Path, config: TrainConfig, encoder: Encoder, decoder: Decoder,
                 optimizer: torch.optim.Optimizer, state: TrainState, data: _Data, rng: random.Random,
-                device: torch.device, dtype: torch.dtype) -> None:
-    val = validation_loss(encoder, decoder, data, config, device, dtype)
+                device: torch.device, dtype: torch.dtype, loss_network: VGG19Features | None) -> None:
+    val = validation_loss(encoder, decoder, data, config, device, dtype, loss_network)
     state.history.append({"step": state.step, "validation": val, "seconds": round(state.seconds, 1)})
     is_best = val < state.best
     state.best = min(state.best, val)
@@ -401,10 +451,3 @@ def _spread(files: list[Path], count: int) -> list[Path]:
     if len(files) <= count:
         return files
     return [files[round(i * (len(files) - 1) / max(1, count - 1))] for i in range(count)]
-
-
-def preview(encoder: Encoder, decoder: Decoder, content: torch.Tensor, style: torch.Tensor) -> Image.Image:
-    """One stylized image, for eyeballing a checkpoint."""
-    with torch.no_grad():
-        out = decoder(adain(encoder(content), style_vector(encoder(style))))
-    return imaging.to_pil(out.float().clamp(0, 1))
