@@ -51,9 +51,9 @@ def mean_std(features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     too (`int8.Int8Encoder`), without dequantizing them.
 
     Every position counts. Statistics from a subsample (every other row and column, 4x fewer reads
-    at relu1_1) were tried for speed; two training runs with them diverged within ~50 steps, where
-    the same run with full statistics did not: a channel flat on the sampled positions gets a tiny
-    std, and its few active positions elsewhere are then scaled up without bound."""
+    at relu1_1) were tried for speed; training runs with them diverged within 30-100 steps, the
+    same run (same batches) with full statistics did not: a channel flat on the sampled positions
+    gets a tiny std, and its few active positions elsewhere are then scaled up without bound."""
     if features.is_quantized:                    # on the uint8 codes, then to real units
         mean, var = _blockwise_moments(features.int_repr())
         scale = features.q_scale()
