@@ -201,14 +201,17 @@ def _quantized_conv(unit: ConvReLU, scale: float, zero_point: int) -> nn.Module:
     conv = unit.conv
     kind = qnni.ConvReLU2d if unit.relu else qnn.Conv2d
     quantized = kind(conv.in_channels, conv.out_channels, conv.kernel_size, padding=conv.padding)
-    weight = conv.weight.detach().float()
-    observer = PerChannelMinMaxObserver(ch_axis=0, dtype=torch.qint8, qscheme=torch.per_channel_symmetric)
-    observer(weight)
-    weight_scale, weight_zero = observer.calculate_qparams()
-    quantized.set_weight_bias(torch.quantize_per_channel(weight, weight_scale, weight_zero, 0, torch.qint8),
-                              conv.bias.detach().float())
+    quantized.set_weight_bias(_int8_weight(conv.weight.detach().float()), conv.bias.detach().float())
     quantized.scale, quantized.zero_point = float(scale), int(zero_point)
     return quantized
+
+
+def _int8_weight(weight: torch.Tensor) -> torch.Tensor:
+    """A float conv weight (out, in, kh, kw) in int8, one symmetric scale per output channel."""
+    observer = PerChannelMinMaxObserver(ch_axis=0, dtype=torch.qint8, qscheme=torch.per_channel_symmetric)
+    observer(weight)
+    scale, zero_point = observer.calculate_qparams()
+    return torch.quantize_per_channel(weight, scale, zero_point, 0, torch.qint8)
 
 
 class Int8Stage(nn.Module):
@@ -327,10 +330,8 @@ def _folded_skip(conv: nn.Conv2d, level: torch.Tensor, affine: Affine, factor: f
     for index in range(level.shape[0]):
         folded = weight * (factor * a[index].float())[None, :]
         bias = conv.bias.detach().float() + weight @ (factor * b[index].float())
-        scale = folded.abs().amax(dim=1).clamp_min(1e-12) / 127
-        zeros = torch.zeros(folded.shape[0], dtype=torch.long)
-        kernel = torch.quantize_per_channel(folded[..., None, None], scale, zeros, 0, torch.qint8)
-        packed = torch.ops.quantized.conv2d_prepack(kernel, bias, [1, 1], [0, 0], [1, 1], 1)
+        packed = torch.ops.quantized.conv2d_prepack(_int8_weight(folded[..., None, None]), bias, [1, 1], [0, 0],
+                                                    [1, 1], 1)
         outputs.append(torch.ops.quantized.conv2d(level[index:index + 1], packed, out_range["scale"],
                                                   out_range["zero_point"]))
     return outputs[0] if len(outputs) == 1 else torch.cat(outputs)

@@ -32,7 +32,6 @@ from ..weights import VGGWeights
 
 ENCODER_LAYER = "relu4_1"
 CHANNELS = 512
-VECTOR_SIZE = 2 * CHANNELS            # mean and std of relu4_1 (the plain decoder's style vector)
 #: Levels a skip decoder also reads, coarse to fine, with their channels and input factors. The
 #: factors bring the activations (Caffe VGG: RMS ~80-350 for 0-255 inputs) to about 10, so that
 #: the zero-initialised 1x1 convs learn ~10x faster than the rest of a decoder under one Adam rate.
@@ -59,7 +58,7 @@ def mean_std(features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         scale = features.q_scale()
         return scale * (mean - features.q_zero_point()), (scale * scale * var + EPS).sqrt()
     if features.is_contiguous(memory_format=torch.channels_last) and not features.requires_grad and \
-            features.shape[1] > 1 and features.dtype != torch.float32:
+            features.dtype != torch.float32:
         mean, var = _blockwise_moments(features)            # bf16 / fp16 maps at inference
         return mean, (var + EPS).sqrt()
     flat = features.float().flatten(2)                       # (B, C, HW)
@@ -87,13 +86,14 @@ def _blockwise_moments(codes: torch.Tensor, rows: int = 8192) -> tuple[torch.Ten
     return torch.stack(means), torch.stack(variances)
 
 
-def style_vector(features: torch.Tensor | dict[str, torch.Tensor], levels: tuple[str, ...] = (ENCODER_LAYER,)
-                 ) -> torch.Tensor:
-    """Features of each level -> style vector (B, N) = [mean, std] of each level in turn
-    (a tensor: relu4_1 features (B, 512, H, W) -> (B, 1024))."""
-    if isinstance(features, torch.Tensor):
-        return torch.cat(mean_std(features), dim=1)
-    return torch.cat([part for name in levels for part in mean_std(features[name])], dim=1)
+def stats_vector(stats: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
+    """Each level's (mean, std) -> the style vector layout (B, N): [mean, std] of each level in turn."""
+    return torch.cat([part for pair in stats for part in pair], dim=1)
+
+
+def style_vector(features: dict[str, torch.Tensor], levels: tuple[str, ...] = (ENCODER_LAYER,)) -> torch.Tensor:
+    """Features of each level -> style vector (B, N); relu4_1 alone: (B, 512, H, W) -> (B, 1024)."""
+    return stats_vector([mean_std(features[name]) for name in levels])
 
 
 def vector_size(levels: tuple[str, ...]) -> int:
@@ -257,7 +257,7 @@ class TransferNetwork(nn.Module):
         features = [found[name] for name in levels]
         stats = [mean_std(f) for f in features]
         if strength is not None:
-            own = torch.cat([part for pair in stats for part in pair], dim=1)
+            own = stats_vector(stats)
             amount = strength.float().reshape(-1, 1)
             vector = amount * vector.float() + (1 - amount) * own
         affines = [adain_affine(pair, part) for pair, part in zip(stats, split_vector(vector, levels))]
@@ -298,6 +298,6 @@ def frame(image: torch.Tensor) -> tuple[torch.Tensor, Callable[[torch.Tensor], t
     return padded, lambda out: out[..., margin:height - margin, margin:width - margin]
 
 
-__all__ = ["EDGE_MARGIN", "SKIP_LEVELS", "VECTOR_SIZE", "Affine", "Decoder", "Encoder", "StyleNetwork",
+__all__ = ["EDGE_MARGIN", "SKIP_LEVELS", "Affine", "Decoder", "Encoder", "StyleNetwork",
            "TransferNetwork", "adain", "adain_affine", "adain_levels", "add_margin", "apply_affine", "frame", "mean_std",
-           "pad_to_multiple", "split_vector", "style_vector", "vector_size"]
+           "pad_to_multiple", "split_vector", "stats_vector", "style_vector", "vector_size"]
