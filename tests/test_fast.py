@@ -200,6 +200,49 @@ def test_training_with_the_gram_loss_logs_and_plots_it(tmp_path, capsys):
     assert "gram" in capsys.readouterr().err
 
 
+def _trained_change(tmp_path, name: str, clip: float | None) -> tuple[float, list[dict[str, str]]]:
+    """How far two steps from the shipped decoder move its weights (max abs change), and the log."""
+    from brushwork.fast.train import TrainConfig, train
+
+    (tmp_path / name).mkdir()
+    content, style = _folders(tmp_path / name)
+    config = TrainConfig(str(content), str(style), str(tmp_path / name / "run"), steps=2, batch_size=2, crop=32,
+                         style_crops=1, learning_rate=1e-3, log_every=1, checkpoint_every=2,
+                         init=str(default_decoder_path()), skips=True, clip_grad_norm=clip, device="cpu",
+                         precision="fp32")
+    train(config)
+    before = load_decoder().state_dict()
+    after = load_decoder(tmp_path / name / "run" / "checkpoint-last.pt").state_dict()
+    change = max(float((after[k] - before[k]).abs().max()) for k in before)
+    return change, list(csv.DictReader((tmp_path / name / "run" / "loss.csv").open()))
+
+
+def test_gradient_clipping_bounds_the_steps_and_the_norm_is_logged(tmp_path):
+    free, rows = _trained_change(tmp_path, "free", None)
+    clipped, clipped_rows = _trained_change(tmp_path, "clipped", 1e-12)
+    assert all(float(r["grad_norm"]) > 1e-3 for r in rows + clipped_rows)   # the norm before clipping
+    # Adam steps ~lr per weight; a gradient clipped far below Adam's eps barely moves anything
+    assert free > 1e-4 and clipped < 1e-3 * free
+
+
+def test_resumed_log_keeps_its_columns(tmp_path):
+    from brushwork.fast.train import _log
+
+    _log(tmp_path, {"step": 1, "total": 2.0})
+    _log(tmp_path, {"step": 2, "total": 1.5, "grad_norm": 3.0})      # e.g. a newer brushwork resuming
+    _log(tmp_path, {"step": 3})
+    rows = list(csv.DictReader((tmp_path / "loss.csv").open()))
+    assert rows == [{"step": "1", "total": "2.0"}, {"step": "2", "total": "1.5"}, {"step": "3", "total": ""}]
+
+
+def test_train_fast_rejects_a_zero_clip(tmp_path, capsys):
+    content, style = _folders(tmp_path)
+    assert main(["train-fast", "--content", str(content), "--style", str(style), "-o", str(tmp_path / "o"),
+                 "--clip-grad-norm", "0"]) == 2
+    assert "--clip-grad-norm must be positive" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
 def test_a_run_stopped_by_the_clock_checkpoints_its_last_step(tmp_path):
     from brushwork.fast.train import LAST, TrainConfig, train
 

@@ -39,6 +39,9 @@ def register(commands: Any) -> None:
     train.add_argument("--perceptual-every", type=int, default=1, metavar="N",
                        help="full (content + style) loss every N steps; the others are cheap identity-only "
                             "steps on twice the batch, ~4x cheaper each (needs --identity-weight > 0) [1]")
+    train.add_argument("--clip-grad-norm", type=float, metavar="X",
+                       help="clip the gradient's global norm to X before each step (off by default); keeps long "
+                            "runs at high learning rates from diverging (loss.csv logs the norm as grad_norm)")
     train.add_argument("--init", metavar="FILE", help="start from these decoder weights (checkpoint or shipped file)")
     train.add_argument("--style-crops", type=int, default=8, help="cached random crops per painting [8]")
     train.add_argument("--checkpoint-every", type=int, default=100, metavar="N", help="checkpoint every N steps [100]")
@@ -109,7 +112,7 @@ def _train_command(args: argparse.Namespace) -> int:
     from .train import TrainConfig, calibrate_int8, export_decoder, list_images, train
 
     for name in ("steps", "batch_size", "perceptual_every", "crop", "learning_rate", "style_crops", "checkpoint_every",
-                 "log_every", "max_minutes", "threads"):
+                 "log_every", "max_minutes", "threads", "clip_grad_norm"):
         _positive(name.replace("_", "-"), getattr(args, name))
     if args.crop % 8 or args.crop < 32:
         raise InvalidInputError(f"--crop must be a multiple of 8 and at least 32, not {args.crop}")
@@ -126,7 +129,7 @@ def _train_command(args: argparse.Namespace) -> int:
                          learning_rate=args.learning_rate, style_weight=args.style_weight,
                          identity_weight=args.identity_weight, gram_weight=args.gram_weight, init=args.init,
                          objective=args.objective, skips=args.skips,
-                         perceptual_every=args.perceptual_every,
+                         perceptual_every=args.perceptual_every, clip_grad_norm=args.clip_grad_norm,
                          style_crops=args.style_crops, checkpoint_every=args.checkpoint_every,
                          log_every=args.log_every, max_minutes=args.max_minutes, device=args.device,
                          precision=args.precision, seed=args.seed)
@@ -135,7 +138,8 @@ def _train_command(args: argparse.Namespace) -> int:
         if not args.quiet:
             terms = "".join(f"{name} {row[name]:.4f}  " for name in ("content", "style", "gram", "identity")
                             if name in row)
-            print(f"step {int(row['step'])}  loss {row['total']:.4f}  {terms}lr {row['lr']:.2e}  "
+            print(f"step {int(row['step'])}  loss {row['total']:.4f}  {terms}grad {row['grad_norm']:.3g}  "
+                  f"lr {row['lr']:.2e}  "
                   f"{row['seconds']:.0f} s", file=sys.stderr, flush=True)
 
     best = train(config, resume=not args.fresh, report=report)

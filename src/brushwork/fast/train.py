@@ -68,6 +68,7 @@ class TrainConfig:
     objective: str = "adain"          # "adain" (AdaIN's losses) or "gatys" (the optimizer's; see above)
     skips: bool = False               # decoder with skip levels relu3_1..relu1_1 (network.Decoder)
     perceptual_every: int = 1         # with identity on: steps between 2 are identity-only (cheap)
+    clip_grad_norm: float | None = None  # clip the gradient's global norm to this before each step (None: off)
     init: str | None = None           # start from these decoder weights (a checkpoint or shipped file)
     style_crops: int = 8              # cached random crops per style image
     checkpoint_every: int = 100
@@ -332,6 +333,10 @@ def train(config: TrainConfig, *, weights: VGGWeights | None = None, resume: boo
             terms = {"total": config.identity_weight * identity_loss(encoder, decoder, content, device, dtype)}
         optimizer.zero_grad(set_to_none=True)
         terms["total"].backward()
+        # (norm measured on every step, read only when logged; infinite bound = measure, no clipping)
+        norm = torch.nn.utils.clip_grad_norm_(decoder.parameters(), config.clip_grad_norm or math.inf)
+        if full:
+            last["grad_norm"] = norm.detach()
         optimizer.step()
         state.step += 1
         state.seconds = time.perf_counter() - started
@@ -406,11 +411,16 @@ def _atomic_save(payload: dict, path: Path) -> None:
 
 
 def _log(out: Path, row: dict[str, float]) -> None:
+    """Append a row to loss.csv; a resumed run keeps the file's columns (a new column is left out,
+    a missing one left empty), so every row stays readable under the header."""
     path = out / "loss.csv"
-    new = not path.is_file()
+    header = None
+    if path.is_file():
+        with path.open(newline="") as handle:
+            header = next(csv.reader(handle), None)
     with path.open("a", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(row))
-        if new:
+        writer = csv.DictWriter(handle, fieldnames=header or list(row), restval="", extrasaction="ignore")
+        if not header:
             writer.writeheader()
         writer.writerow(row)
 
