@@ -122,3 +122,23 @@ def test_training_a_skip_decoder_on_the_optimizers_losses(tmp_path, capsys):
     no_gram = [a for a in args if a not in ("--gram-weight", "10")]
     assert main([*no_gram, "-o", str(tmp_path / "third")]) == 2
     assert "gram" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("skips", [False, True])
+def test_folding_adain_into_the_convolutions_changes_nothing(stylizer, skips):
+    torch.manual_seed(0)
+    decoder = Decoder(skips=skips).eval()
+    with torch.no_grad():
+        for conv in decoder.skips:                    # (zero-initialised: give the skips something to do)
+            conv.weight.normal_(0, 0.05), conv.bias.normal_(0, 0.05)
+    encoder = Encoder(stylizer.weights)
+    content, style = _tensor(make_content(48), 48), _tensor(make_style(40), 40)
+    with torch.no_grad():
+        vector = StyleNetwork(encoder, decoder.levels)(style)
+        plain = TransferNetwork(encoder, decoder)(content, vector, torch.tensor([0.8]))
+        folded = TransferNetwork(encoder, decoder, fold_adain=True)(content, vector, torch.tensor([0.8]))
+    assert plain.std() > 0.01
+    torch.testing.assert_close(folded, plain, atol=1e-4, rtol=0)
+    with torch.no_grad():                             # a batch is decoded as before (training's path)
+        pair = TransferNetwork(encoder, decoder, fold_adain=True)(content.repeat(2, 1, 1, 1), vector.repeat(2, 1))
+    torch.testing.assert_close(pair[:1], TransferNetwork(encoder, decoder)(content, vector), atol=1e-4, rtol=0)

@@ -27,7 +27,7 @@ from torch.ao.quantization import HistogramObserver, PerChannelMinMaxObserver
 
 from ..features import pool
 from .network import (ENCODER_LAYER, SKIP_SCALES, Affine, Decoder, Encoder, Upsample, adain_levels, apply_affine,
-                      frame, style_vector)
+                      fold_affine, frame, style_vector)
 
 #: Activation ranges: {layer name: {"scale": float, "zero_point": int}} (uint8, per tensor).
 Ranges = dict[str, dict[str, float | int]]
@@ -305,9 +305,9 @@ class Int8Decoder(nn.Module):
     def forward(self, features: list[torch.Tensor], affines: list[Affine]) -> torch.Tensor:
         return self.decode(features, affines)
 
-    def decode(self, features: list[torch.Tensor], affines: list[Affine]) -> torch.Tensor:
+    def decode(self, features: list[torch.Tensor], affines: list[Affine], fold: bool = True) -> torch.Tensor:
         """Raw features of each level (the skip levels int8, from `Int8Encoder.layers`) and each
-        level's AdaIN map -> RGB (as `Decoder.decode`)."""
+        level's AdaIN map -> RGB (as `Decoder.decode`; the skip levels are always folded here)."""
         if len(features) != len(self.levels) or not all(f.is_quantized for f in features[1:]):
             raise ValueError(f"this decoder reads {len(self.levels)} levels, the skip levels as int8 features")
         x = (apply_affine(features[0], affines[0]) * self.input_scale).to(self.head_dtype).contiguous(memory_format=torch.channels_last)
@@ -325,13 +325,10 @@ def _folded_skip(conv: nn.Conv2d, level: torch.Tensor, affine: Affine, factor: f
                  out_range: dict[str, Any]) -> torch.Tensor:
     """conv(factor * (a * level + b)) as one int8 1x1 convolution on the int8 `level`, per image."""
     a, b = affine
-    weight = conv.weight.detach()[:, :, 0, 0].float()                    # (out, in)
     outputs = []
     for index in range(level.shape[0]):
-        folded = weight * (factor * a[index].float())[None, :]
-        bias = conv.bias.detach().float() + weight @ (factor * b[index].float())
-        packed = torch.ops.quantized.conv2d_prepack(_int8_weight(folded[..., None, None]), bias, [1, 1], [0, 0],
-                                                    [1, 1], 1)
+        folded, bias = fold_affine(conv, (a[index:index + 1], b[index:index + 1]), factor)
+        packed = torch.ops.quantized.conv2d_prepack(_int8_weight(folded), bias, [1, 1], [0, 0], [1, 1], 1)
         outputs.append(torch.ops.quantized.conv2d(level[index:index + 1], packed, out_range["scale"],
                                                   out_range["zero_point"]))
     return outputs[0] if len(outputs) == 1 else torch.cat(outputs)

@@ -21,7 +21,7 @@ photo's edges (straight lines stay straight) and the painting's finer statistics
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -125,6 +125,17 @@ def apply_affine(features: torch.Tensor, affine: Affine) -> torch.Tensor:
     return x * a[..., None, None] + b[..., None, None]        # (not addcmul: Core ML has no such op)
 
 
+def fold_affine(conv: nn.Conv2d, affine: Affine, factor: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Weight and bias (fp32) of x -> conv(factor * (a * x + b)) as one convolution, for one image
+    (a, b: (1, C)). Exact for 1x1 convolutions, and for larger ones after reflection or replication
+    padding (every tap then reads a mapped input, so the offset b adds the same at every position)."""
+    a, b = (part[0].float() for part in affine)
+    weight = conv.weight.detach().float()
+    folded = weight * (factor * a)[None, :, None, None]
+    bias = conv.bias.detach().float() + weight.sum(dim=(2, 3)) @ (factor * b)
+    return folded, bias
+
+
 def adain_levels(features: dict[str, torch.Tensor], vector: torch.Tensor, levels: tuple[str, ...]
                  ) -> list[torch.Tensor]:
     """AdaIN at every level, each with its slice of the style vector (the layout of `style_vector`)."""
@@ -194,19 +205,40 @@ class Decoder(nn.Module):
         """`features` (relu4_1) and, for a skip decoder, the relu3_1, relu2_1, relu1_1 ones."""
         if len(skips) != len(self.skips):
             raise ValueError(f"this decoder reads {len(self.skips)} skip levels, got {len(skips)}")
-        pending = iter(zip(self.skips, skips, SKIP_LEVELS))
-        x = features * self.INPUT_SCALE
-        for layer in self.layers:
-            x = layer(x)
-            if isinstance(layer, Upsample) and len(self.skips):
-                conv, level, name = next(pending)
-                x = x + conv(level * SKIP_SCALES[name])
-        return x
+        added = (conv(level * SKIP_SCALES[name]) for conv, level, name in zip(self.skips, skips, SKIP_LEVELS))
+        return self._upper(self.layers[0](features * self.INPUT_SCALE), added)
 
-    def decode(self, features: list[torch.Tensor], affines: list[Affine]) -> torch.Tensor:
-        """Raw features of each level (`levels`' order) and each level's AdaIN map -> RGB."""
+    def decode(self, features: list[torch.Tensor], affines: list[Affine], fold: bool = False) -> torch.Tensor:
+        """Raw features of each level (`levels`' order) and each level's AdaIN map -> RGB.
+
+        With `fold` (one image), each level's AdaIN goes into the weights of the convolution that
+        reads it, as the int8 decoder does: no AdaIN'd fp32 copy of a map is written (relu1_1 of a
+        512-px photo is 76 MB of it). Not for exports, whose converters want constant weights."""
+        if fold and features[0].shape[0] == 1:
+            return self._decode_folded(features, affines)
         deep, *skips = (apply_affine(f, affine).to(self.dtype) for f, affine in zip(features, affines))
         return self(deep, skips)
+
+    def _decode_folded(self, features: list[torch.Tensor], affines: list[Affine]) -> torch.Tensor:
+        def read(conv: nn.Conv2d, x: torch.Tensor, affine: Affine, factor: float) -> torch.Tensor:
+            weight, bias = fold_affine(conv, affine, factor)
+            return F.conv2d(x.to(self.dtype), weight.to(self.dtype), bias.to(self.dtype))
+
+        (deep, *skips), (deep_affine, *skip_affines) = features, affines
+        pad, conv, relu = self.layers[0]
+        first = relu(read(conv, pad(deep.to(self.dtype)), deep_affine, self.INPUT_SCALE))
+        added = (read(conv, level, affine, SKIP_SCALES[name])
+                 for conv, level, affine, name in zip(self.skips, skips, skip_affines, SKIP_LEVELS))
+        return self._upper(first, added)
+
+    def _upper(self, x: torch.Tensor, added: Iterator[torch.Tensor]) -> torch.Tensor:
+        """The layers after the first convolution; after each upsampling the next skip's output is
+        added (`added` is lazy, so only one skip map exists at a time)."""
+        for layer in self.layers[1:]:
+            x = layer(x)
+            if isinstance(layer, Upsample) and len(self.skips):
+                x = x + next(added)
+        return x
 
 
 class Encoder(nn.Module):
@@ -245,10 +277,11 @@ class TransferNetwork(nn.Module):
     as AdaIN is linear in the vector this equals blending the features (AdaIN's alpha).
     """
 
-    def __init__(self, encoder: Encoder, decoder: Decoder) -> None:
+    def __init__(self, encoder: Encoder, decoder: Decoder, fold_adain: bool = False) -> None:
         super().__init__()
         self.encoder = encoder
         self.decoder = decoder
+        self.fold_adain = fold_adain           # (see Decoder.decode; off for exports)
 
     def forward(self, content: torch.Tensor, vector: torch.Tensor,
                 strength: torch.Tensor | None = None) -> torch.Tensor:
@@ -261,7 +294,7 @@ class TransferNetwork(nn.Module):
             amount = strength.float().reshape(-1, 1)
             vector = amount * vector.float() + (1 - amount) * own
         affines = [adain_affine(pair, part) for pair, part in zip(stats, split_vector(vector, levels))]
-        return self.decoder.decode(features, affines).float().clamp(0, 1)   # (B, 3, H, W)
+        return self.decoder.decode(features, affines, fold=self.fold_adain).float().clamp(0, 1)   # (B, 3, H, W)
 
 
 def pad_to_multiple(image: torch.Tensor, multiple: int = 8, minimum: int = 16) -> tuple[torch.Tensor, tuple[int, int]]:
@@ -299,5 +332,5 @@ def frame(image: torch.Tensor) -> tuple[torch.Tensor, Callable[[torch.Tensor], t
 
 
 __all__ = ["EDGE_MARGIN", "SKIP_LEVELS", "Affine", "Decoder", "Encoder", "StyleNetwork",
-           "TransferNetwork", "adain", "adain_affine", "adain_levels", "add_margin", "apply_affine", "frame", "mean_std",
+           "TransferNetwork", "adain", "adain_affine", "adain_levels", "add_margin", "apply_affine", "fold_affine", "frame", "mean_std",
            "pad_to_multiple", "split_vector", "stats_vector", "style_vector", "vector_size"]
