@@ -56,7 +56,7 @@ class Stylizer:
         self._tf_model: Any = None
         self._fast_weights = fast_weights
         self._fast: dict[tuple[Any, ...], Any] = {}
-        self._fast_auto_int8: bool | None = None
+        self._fast_file: Any = None          # the decoder file's (decoder, int8 ranges), read once
 
     # -- public ----------------------------------------------------------------------------------
     def __call__(self, content: ImageInput, style: ImageInput | Sequence[ImageInput],
@@ -150,18 +150,18 @@ class Stylizer:
         """The fast model for `placement`; with precision auto on a CPU with VNNI, the int8 one
         (same picture, ~1.7x bf16's speed) where the decoder file carries int8 ranges."""
         from .fast.int8 import int8_available  # the fast mode loads only when asked for
-        from .fast.model import FastStylizer, has_int8_ranges
+        from .fast.model import FastStylizer, read_decoder_file
 
-        if auto and placement.device.type == "cpu" and cpu_has_fast_int8() and int8_available():
-            with self._lock:
-                if self._fast_auto_int8 is None:       # decided once: does this decoder have int8 ranges?
-                    self._fast_auto_int8 = has_int8_ranges(self._fast_weights)
-            if self._fast_auto_int8:
-                placement = Placement(placement.device, torch.qint8)
+        with self._lock:
+            if self._fast_file is None:
+                self._fast_file = read_decoder_file(self._fast_weights)
+            has_int8_ranges = bool(self._fast_file[1])
+        if auto and placement.device.type == "cpu" and cpu_has_fast_int8() and int8_available() and has_int8_ranges:
+            placement = Placement(placement.device, torch.qint8)
         key = (placement.device, placement.dtype)
         with self._lock:
             if key not in self._fast:
-                self._fast[key] = FastStylizer(self.weights, placement, self._fast_weights)
+                self._fast[key] = FastStylizer(self.weights, placement, self._fast_weights, loaded=self._fast_file)
             return self._fast[key]
 
     # -- cached resources -------------------------------------------------------------------------

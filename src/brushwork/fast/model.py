@@ -7,6 +7,7 @@ treat inputs identically.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
@@ -78,9 +79,12 @@ class FastStylizer:
     """Holds the style and transfer networks on one device/dtype, and a cache of style vectors."""
 
     def __init__(self, weights: VGGWeights, placement: Placement, decoder: str | Path | None = None,
-                 cache_size: int = 64) -> None:
+                 cache_size: int = 64, *, loaded: tuple[Decoder, Ranges | None] | None = None) -> None:
+        """`loaded`: `read_decoder_file(decoder)`'s result where the caller has it already (it is
+        copied, so one read serves stylizers of several precisions)."""
         self.placement = placement
-        encoder, (trained, ranges) = Encoder(weights), read_decoder_file(decoder)
+        encoder = Encoder(weights)
+        trained, ranges = (copy.deepcopy(loaded[0]), loaded[1]) if loaded is not None else read_decoder_file(decoder)
         if placement.dtype == torch.qint8:
             int8_encoder, int8_decoder = _int8_networks(encoder, trained, ranges, decoder)
             self.transfer_network = TransferNetwork(int8_encoder, int8_decoder)
@@ -149,11 +153,6 @@ def _int8_networks(encoder: Encoder, decoder: Decoder, ranges: Ranges | None,
     except KeyError as error:
         raise WeightsError(f"the int8 calibration of '{path or default_decoder_path()}' does not fit its decoder "
                            f"({error.args[0]}); run brushwork calibrate-fast again") from None
-
-
-def has_int8_ranges(path: str | Path | None = None) -> bool:
-    """Whether the decoder file carries int8 activation ranges (so fast mode can run in int8)."""
-    return bool(read_decoder_file(path)[1])
 
 
 #: The decoder learned from style statistics of paintings shrunk to ~160-256 px (training crops),
