@@ -84,6 +84,24 @@ def test_fast_mode_stylizes_towards_the_style(stylizer, photo, strokes):
     assert torch.corrcoef(torch.stack([luma(result.image), luma(photo)]))[0, 1] > 0.2
 
 
+def test_the_optimizer_can_start_from_the_fast_picture(stylizer, photo, strokes, tmp_path, capsys):
+    steps = {"size": 96, "epochs": 1, "steps_per_epoch": 3, "scales": 1}
+    from_content = stylizer(photo, strokes, init="content", **steps)
+    from_fast = stylizer(photo, strokes, init="fast", **steps)
+    fast_only = stylizer(photo, strokes, mode="fast", size=96).image
+    # it starts at the fast picture (step 0's loss is far lower than the photo's) and optimizes on
+    assert from_fast.history[0]["style"] < 0.5 * from_content.history[0]["style"]
+    assert from_fast.history[-1]["total"] < from_fast.history[0]["total"]
+    assert not np.array_equal(np.asarray(from_fast.image), np.asarray(fast_only))
+    assert score(stylizer, from_fast.image, photo, strokes).style < score(stylizer, from_content.image, photo,
+                                                                            strokes).style
+    out = tmp_path / "out.png"
+    assert main(["stylize", str(EXAMPLES / "astronaut.jpg"), str(EXAMPLES / "strokes.png"), "-o", str(out),
+                 "--init", "fast", "--size", "64", "--epochs", "1", "--steps-per-epoch", "2", "-q"]) == 0
+    assert Image.open(out).size == (64, 64)
+    capsys.readouterr()
+
+
 def test_strength_zero_approximately_reconstructs_the_photo(stylizer, photo, strokes):
     none = stylizer(photo, strokes, mode="fast", size=128, style_strength=0.0).image
     full = stylizer(photo, strokes, mode="fast", size=128, style_strength=1.0).image

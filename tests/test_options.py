@@ -21,6 +21,7 @@ def test_defaults_are_valid_and_frozen():
     ({"style_layer_weights": (1.0, 2.0)}, "style_layer_weights has 2 values"),
     ({"style_blend_weights": (0.0, 0.0)}, "not all zero"),
     ({"colour": "none"}, "unknown option"),
+    ({"init": "fast", "backend": "tensorflow"}, "init 'fast' starts from fast mode's picture"),
 ])
 def test_bad_options_give_one_clear_line(changes, message):
     with pytest.raises(InvalidInputError, match=message) as caught:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -73,13 +74,15 @@ class Stylizer:
         # the networks load once per Stylizer (first use); `seconds` counts the stylizing, not the loading
         fast = opts.mode == "fast"
         auto = opts.precision == "auto" and self.precision == "auto"
-        fast_model = self._fast_model(placement, auto=auto) if fast else None
+        fast_model = self._fast_model(placement, auto=auto) if fast or opts.init == "fast" else None
         network = None if fast else self._network(opts, placement)
         started = time.perf_counter()
         # 2. prepare images
         inputs = prepare(content, styles, opts, init_image)
-        if fast_model is not None:
+        if fast:
             return self._fast_call(fast_model, inputs, opts, started, callback)
+        if opts.init == "fast":
+            inputs = replace(inputs, init=self._fast_picture(fast_model, inputs, opts))
         assert network is not None
         height, width = inputs.content.shape[-2:]
         levels = plan_levels(width, height, opts.scales, opts.min_scale_size, opts.total_steps)
@@ -130,15 +133,20 @@ class Stylizer:
             found = network(tensor.to(placement.device), layers)
         return {name: value.float() for name, value in found.items()}
 
-    def _fast_call(self, model: Any, inputs: "PreparedInputs", opts: StyleOptions, started: float,
-                   callback: Callback | None) -> StyleResult:
-        """Feed-forward mode: one style-network pass per new style, one transfer-network pass."""
-        height, width = inputs.content.shape[-2:]
+    def _fast_picture(self, model: Any, inputs: "PreparedInputs", opts: StyleOptions) -> torch.Tensor:
+        """Fast mode's (1, 3, H, W) picture of the prepared inputs (before colour and alpha handling):
+        one style-network pass per new style, one transfer-network pass."""
         from .fast.model import style_long_side
 
+        height, width = inputs.content.shape[-2:]
         vector = model.blended_vector(inputs.styles, inputs.blend, style_long_side(opts, width, height))
-        image = model.transfer(inputs.content, vector, opts.style_strength)
-        result = finish(image, inputs, opts)
+        return model.transfer(inputs.content, vector, opts.style_strength)
+
+    def _fast_call(self, model: Any, inputs: "PreparedInputs", opts: StyleOptions, started: float,
+                   callback: Callback | None) -> StyleResult:
+        """Feed-forward mode: the fast picture, finished like the optimizer's."""
+        height, width = inputs.content.shape[-2:]
+        result = finish(self._fast_picture(model, inputs, opts), inputs, opts)
         seconds = time.perf_counter() - started
         if callback is not None:
             callback(Progress(step=1, total=1, epoch=1, epochs=1, scale=1, scales=1, size=(width, height),
@@ -242,7 +250,7 @@ def _initial(previous: torch.Tensor | None, content: torch.Tensor, init: torch.T
     if opts.init == "noise":
         noise = torch.rand(content.shape, generator=generator)
         return noise.to(content.device)
-    if opts.init == "image" and init is not None:
+    if opts.init in ("image", "fast") and init is not None:
         return resized(init, level).to(content.device)
     return content.clone()
 

@@ -14,7 +14,7 @@ from .errors import InvalidInputError
 
 LayerName = str
 Optimizer = Literal["lbfgs", "adam"]
-Init = Literal["content", "noise", "image"]
+Init = Literal["content", "noise", "image", "fast"]
 Pooling = Literal["max", "avg"]
 PreserveColour = Literal["none", "luminance", "histogram"]
 Precision = Literal["auto", "fp32", "bf16", "fp16", "int8"]
@@ -63,7 +63,8 @@ class StyleOptions(BaseModel):
     optimizer: Optimizer = Field("lbfgs", description="L-BFGS (best per step) or Adam.")
     learning_rate: float | None = Field(
         None, gt=0.0, le=100.0, description="Step size; None picks the optimizer's own default.")
-    init: Init = Field("content", description="Start from the content image, noise, or init_image.")
+    init: Init = Field("content", description="Start from the content image, noise, init_image, or fast mode's "
+                                              "picture (fast: a good picture in fewer steps).")
     preserve_colour: PreserveColour = Field(
         "none", description="Keep the content's colours: luminance-only transfer or histogram matching.")
     seed: int | None = Field(0, ge=0, le=2**63 - 1, description="Random seed; None for a random run.")
@@ -78,7 +79,8 @@ class StyleOptions(BaseModel):
         "torch", description="Engine: torch, or tensorflow (needs the brushwork[tensorflow] extra).")
     style_strength: float = Field(
         1.0, ge=0.0, le=1.0,
-        description="fast mode: how much style, 0 (the photo) to 1 (full style); the optimizer uses style_weight.")
+        description="fast mode (and init 'fast'): how much style, 0 (the photo) to 1 (full style); "
+                    "the optimizer uses style_weight.")
     preview_every: int = Field(0, ge=0, le=100000,
                                description="Attach a preview image to progress every N steps (0: never).")
 
@@ -106,6 +108,8 @@ class StyleOptions(BaseModel):
         if weights is not None and len(weights) != len(self.style_layers):
             raise ValueError(
                 f"style_layer_weights has {len(weights)} values for {len(self.style_layers)} style layers")
+        if self.init == "fast" and self.backend != "torch":
+            raise ValueError("init 'fast' starts from fast mode's picture, which the torch backend makes")
         if self.precision == "int8" and (self.mode != "fast" or self.backend != "torch"):
             raise ValueError("int8 is for fast mode (torch backend) only; the optimizer needs bf16 or fp32")
         for name in ("style_layer_weights", "style_blend_weights"):

@@ -1,0 +1,77 @@
+"""Starting the optimizer from fast mode's picture (`init="fast"`) against starting from the photo.
+
+    python benchmarks/fast_start.py --images ../shared/images --out /tmp/fast-start [--steps 25 50] [--pairs 4]
+
+For each pair (content i with style i): the optimizer's defaults (photo start, 125 steps), then
+both starts with each shorter step budget (default scales), all at 512 px; wall time per run
+(the fast pass included) and style/content distance from `brushwork.metrics.score`. Writes
+results.json and contact.png (rows: fast | fast start, N steps | photo start, N steps | default).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _machine import machine_line  # noqa: E402
+from fast_mode import images, sheet  # noqa: E402
+
+import brushwork  # noqa: E402
+from brushwork.metrics import score  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=Path, default=Path("../shared/images"))
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--size", type=int, default=512)
+    parser.add_argument("--pairs", type=int, default=4)
+    parser.add_argument("--steps", type=int, nargs="+", default=[25, 50], help="shorter step budgets [25 50]")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    contents, styles = images(args.images / "content"), images(args.images / "style")
+    pairs = [(contents[i % len(contents)], styles[i % len(styles)]) for i in range(args.pairs)]
+    stylizer = brushwork.Stylizer()
+    stylizer(pairs[0][0], pairs[0][1], size=64, epochs=1, steps_per_epoch=1, init="fast")   # loads both models
+    results, rows = [], []
+
+    def run(content: Path, style: Path, label: str, **options: object) -> dict:
+        started = time.perf_counter()
+        image = stylizer(content, style, size=args.size, **options).image
+        seconds = time.perf_counter() - started
+        image.save(args.out / f"{content.stem}_{style.stem}_{label}.png")
+        entry = {"run": label, "seconds": round(seconds, 2), **score(stylizer, image, content, style).as_dict()}
+        print(json.dumps(entry), flush=True)
+        return {**entry, "image": image}
+
+    for content, style in pairs:
+        stylizer.clear_caches()
+        runs = [run(content, style, "fast", mode="fast"), run(content, style, "default")]
+        for steps in args.steps:
+            for init in ("fast", "content"):
+                runs.append(run(content, style, f"{init}-start-{steps}", init=init, epochs=1, steps_per_epoch=steps))
+        default = runs[1]
+        for entry in runs:
+            for key in ("style_distance", "content_distance"):
+                entry[f"{key}_ratio"] = round(entry[key] / default[key], 3)
+        by_label = {entry["run"]: entry["image"] for entry in runs}
+        shortest = min(args.steps)
+        rows.append([by_label["fast"], by_label[f"fast-start-{shortest}"], by_label[f"content-start-{shortest}"],
+                     by_label["default"]])
+        results.append({"content": content.name, "style": style.name,
+                        "runs": [{k: v for k, v in entry.items() if k != "image"} for entry in runs]})
+    labels = ["fast", f"fast start, {min(args.steps)} steps", f"photo start, {min(args.steps)} steps", "default (125)"]
+    sheet(rows, labels).save(args.out / "contact.png")
+    summary = {"machine": machine_line(), "threads": torch.get_num_threads(), "pairs": results}
+    (args.out / "results.json").write_text(json.dumps(summary, indent=2))
+    print(summary["machine"])
+
+
+if __name__ == "__main__":
+    main()
