@@ -61,6 +61,15 @@ def test_fast_mode_over_stylize_and_jobs(client: TestClient) -> None:
     assert "fast" in client.get("/config").json()["choices"]["mode"]
 
 
+def test_optimizer_starting_from_the_fast_picture(client: TestClient) -> None:
+    response = client.post("/stylize", json=seed_body(size=40, init="fast"))
+    assert response.status_code == 200, response.text
+    assert decode_png(response.json()["result"]).size == (40, 30)
+    refused = client.post("/stylize", json=seed_body(size=40, init="fast", backend="tensorflow"))
+    assert refused.status_code == 422 and "init 'fast'" in refused.json()["detail"], refused.text
+    assert "fast" in client.get("/config").json()["choices"]["init"]
+
+
 def _png_claiming(width: int, height: int) -> bytes:
     """A real PNG whose header says width x height (only the header is ever read)."""
     data = bytearray(encode(make_content(16)))
