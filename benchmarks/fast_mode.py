@@ -98,10 +98,14 @@ def main() -> None:
         results.append(entry)
         rows.append(row)
         print(json.dumps(entry), flush=True)
-    labels = ["content", "style", "fast", "optimizer"][: len(rows[0])]
-    sheet(rows, labels).save(args.out / "contact.png")
+    write_results(args.out, rows, ["content", "style", "fast", "optimizer"][: len(rows[0])], results)
+
+
+def write_results(out: Path, rows: list[list[Image.Image]], labels: list[str], results: list[dict]) -> None:
+    """contact.png and results.json (with the machine) into `out`."""
+    sheet(rows, labels).save(out / "contact.png")
     summary = {"machine": machine_line(), "threads": torch.get_num_threads(), "pairs": results}
-    (args.out / "results.json").write_text(json.dumps(summary, indent=2))
+    (out / "results.json").write_text(json.dumps(summary, indent=2))
     print(summary["machine"])
 
 

@@ -16,11 +16,8 @@ import sys
 import time
 from pathlib import Path
 
-import torch
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _machine import machine_line  # noqa: E402
-from fast_mode import images, sheet  # noqa: E402
+from fast_mode import images, write_results  # noqa: E402
 
 import brushwork  # noqa: E402
 from brushwork.metrics import score  # noqa: E402
@@ -70,11 +67,9 @@ def main() -> None:
                      by_label["default"]])
         results.append({"content": content.name, "style": style.name,
                         "runs": [{k: v for k, v in entry.items() if k != "image"} for entry in runs]})
-    labels = ["fast", f"fast start, {min(args.steps)} steps", f"photo start, {min(args.steps)} steps", "default (125)"]
-    sheet(rows, labels).save(args.out / "contact.png")
-    summary = {"machine": machine_line(), "threads": torch.get_num_threads(), "pairs": results}
-    (args.out / "results.json").write_text(json.dumps(summary, indent=2))
-    print(summary["machine"])
+    shortest = min(args.steps)
+    write_results(args.out, rows, ["fast", f"fast start, {shortest} steps", f"photo start, {shortest} steps",
+                                   f"default ({DEFAULT_STEPS})"], results)
 
 
 if __name__ == "__main__":
