@@ -142,3 +142,26 @@ def test_folding_adain_into_the_convolutions_changes_nothing(stylizer, skips):
     with torch.no_grad():                             # a batch is decoded as before (training's path)
         pair = TransferNetwork(encoder, decoder, fold_adain=True)(content.repeat(2, 1, 1, 1), vector.repeat(2, 1))
     torch.testing.assert_close(pair[:1], TransferNetwork(encoder, decoder)(content, vector), atol=1e-4, rtol=0)
+
+
+def test_a_decoder_of_other_widths_trains_exports_and_stylizes(tmp_path, capsys):
+    content, style = _folders(tmp_path)
+    out, exported = tmp_path / "narrow", tmp_path / "narrow.pt"
+    args = ["train-fast", "--content", str(content), "--style", str(style), "-o", str(out), "--batch-size", "2",
+            "--crop", "32", "--style-crops", "1", "--checkpoint-every", "2", "--steps", "2", "--device", "cpu",
+            "--precision", "fp32", "--skips", "--objective", "gatys", "--gram-weight", "10", "--identity-weight", "0"]
+    assert main([*args, "--widths", "24", "16", "8", "8", "--export", str(exported)]) == 0
+    decoder, ranges = read_decoder_file(exported)
+    assert decoder.layers[0][1].out_channels == 24 and decoder.layers[-1][1].in_channels == 8 and ranges
+    assert torch.load(exported, weights_only=True)["widths"] == [24, 16, 8, 8]
+    stylizer = brushwork.Stylizer(fast_weights=exported)
+    photo = make_content(48)
+    for precision in ("fp32", "auto"):         # (auto: int8 where the CPU has VNNI, with the exported ranges)
+        assert stylizer(photo, make_style(40), mode="fast", size=48, precision=precision).image.size == (48, 36)
+    # resuming with other widths, or starting from a decoder of other widths: one line, exit 2
+    capsys.readouterr()
+    assert main([*args, "--steps", "4"]) == 2
+    assert "widths 24 16 8 8 with --skips" in capsys.readouterr().err
+    assert main([*args, "-o", str(tmp_path / "other"), "--init", str(exported)]) == 2
+    assert "--widths 24 16 8 8" in capsys.readouterr().err
+    assert not (tmp_path / "other").exists()

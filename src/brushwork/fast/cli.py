@@ -39,6 +39,9 @@ def register(commands: Any) -> None:
     train.add_argument("--perceptual-every", type=int, default=1, metavar="N",
                        help="full (content + style) loss every N steps; the others are cheap identity-only "
                             "steps on twice the batch, ~4x cheaper each (needs --identity-weight > 0) [1]")
+    train.add_argument("--widths", type=int, nargs=4, metavar=("A", "B", "C", "D"),
+                       help="decoder widths, coarse to fine (the shipped decoder: 256 128 64 32); a wider "
+                            "decoder has more room for style, at more time per image")
     train.add_argument("--clip-grad-norm", type=float, metavar="X",
                        help="clip the gradient's global norm to X before each step (off by default); keeps long "
                             "runs at high learning rates from diverging (loss.csv logs the norm as grad_norm)")
@@ -114,6 +117,8 @@ def _train_command(args: argparse.Namespace) -> int:
     for name in ("steps", "batch_size", "perceptual_every", "crop", "learning_rate", "style_crops", "checkpoint_every",
                  "log_every", "max_minutes", "threads", "clip_grad_norm"):
         _positive(name.replace("_", "-"), getattr(args, name))
+    if args.widths and min(args.widths) < 1:
+        raise InvalidInputError(f"--widths must be positive, not {' '.join(map(str, args.widths))}")
     if args.crop % 8 or args.crop < 32:
         raise InvalidInputError(f"--crop must be a multiple of 8 and at least 32, not {args.crop}")
     list_images(args.content), list_images(args.style)  # fail early, with one line, on bad folders
@@ -130,6 +135,7 @@ def _train_command(args: argparse.Namespace) -> int:
                          identity_weight=args.identity_weight, gram_weight=args.gram_weight, init=args.init,
                          objective=args.objective, skips=args.skips,
                          perceptual_every=args.perceptual_every, clip_grad_norm=args.clip_grad_norm,
+                         **({"widths": tuple(args.widths)} if args.widths else {}),
                          style_crops=args.style_crops, checkpoint_every=args.checkpoint_every,
                          log_every=args.log_every, max_minutes=args.max_minutes, device=args.device,
                          precision=args.precision, seed=args.seed)

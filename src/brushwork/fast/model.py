@@ -24,7 +24,7 @@ from ..options import StyleOptions
 from ..pipeline import image_digest
 from ..weights import VGGWeights
 from .int8 import Int8Decoder, Int8Encoder, Ranges
-from .network import Decoder, Encoder, StyleNetwork, TransferNetwork, frame
+from .network import Decoder, Encoder, StyleNetwork, TransferNetwork, decoder_shape, frame
 
 DECODER_FILE = "decoder-fp16.pt"
 
@@ -48,7 +48,7 @@ def read_decoder_file(path: str | Path | None = None) -> tuple[Decoder, Ranges |
         payload = torch.load(file, map_location="cpu", weights_only=True)
         has_parts = isinstance(payload, dict) and "decoder" in payload
         state = payload["decoder"] if has_parts else payload
-        decoder = Decoder(skips=any(key.startswith("skips.") for key in state))
+        decoder = Decoder(**decoder_shape(state))
         decoder.load_state_dict({k: v.float() for k, v in state.items()})
         ranges = payload.get("int8") if has_parts else None
     except Exception as error:  # a wrong or damaged file: one line, not a traceback

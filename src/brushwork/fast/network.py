@@ -165,6 +165,14 @@ class Upsample(nn.Module):
         return F.interpolate(x, scale_factor=2.0, mode="nearest")
 
 
+def decoder_shape(state: dict[str, torch.Tensor]) -> dict[str, object]:
+    """`Decoder(**decoder_shape(state))` builds the decoder a state dict was saved from: its widths
+    (the output channels of the convolutions before each upsampling and of the last hidden one)
+    and whether it has skip levels."""
+    widths = tuple(int(state[f"layers.{index}.1.weight"].shape[0]) for index in (0, 2, 5, 8))
+    return {"widths": widths, "skips": any(key.startswith("skips.") for key in state)}
+
+
 class Decoder(nn.Module):
     """relu4_1-like features (B, 512, h, w) -> RGB (B, 3, 8h, 8w), roughly in [0, 1].
 
@@ -332,5 +340,5 @@ def frame(image: torch.Tensor) -> tuple[torch.Tensor, Callable[[torch.Tensor], t
 
 
 __all__ = ["EDGE_MARGIN", "SKIP_LEVELS", "Affine", "Decoder", "Encoder", "StyleNetwork",
-           "TransferNetwork", "adain", "adain_affine", "adain_levels", "add_margin", "apply_affine", "fold_affine", "frame", "mean_std",
+           "TransferNetwork", "adain", "adain_affine", "decoder_shape", "adain_levels", "add_margin", "apply_affine", "fold_affine", "frame", "mean_std",
            "pad_to_multiple", "split_vector", "stats_vector", "style_vector", "vector_size"]

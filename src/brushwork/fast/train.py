@@ -41,7 +41,7 @@ from ..features import VGG19Features
 from ..options import make_options
 from ..losses import gram_matrix, relative_squared_error
 from ..weights import VGGWeights, load_vgg19_weights
-from .network import DECODER_WIDTHS, LOSS_LAYERS, Decoder, Encoder, adain_levels, mean_std
+from .network import DECODER_WIDTHS, LOSS_LAYERS, Decoder, Encoder, adain_levels, decoder_shape, mean_std
 from .plot import plot_curves
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
@@ -67,6 +67,7 @@ class TrainConfig:
     gram_weight: float = 0.0          # relative Gram-matrix style loss over relu1_1..relu5_1 (0: off)
     objective: str = "adain"          # "adain" (AdaIN's losses) or "gatys" (the optimizer's; see above)
     skips: bool = False               # decoder with skip levels relu3_1..relu1_1 (network.Decoder)
+    widths: tuple[int, ...] = DECODER_WIDTHS  # decoder widths, coarse to fine (network.Decoder)
     perceptual_every: int = 1         # with identity on: steps between 2 are identity-only (cheap)
     clip_grad_norm: float | None = None  # clip the gradient's global norm to this before each step (None: off)
     init: str | None = None           # start from these decoder weights (a checkpoint or shipped file)
@@ -295,7 +296,7 @@ def train(config: TrainConfig, *, weights: VGGWeights | None = None, resume: boo
     encoder = Encoder(weights, deepest).to(device).to(memory_format=torch.channels_last)
     loss_network = (VGG19Features(weights, "relu5_1", pooling="avg").to(device).to(memory_format=torch.channels_last)
                     if gatys else None)
-    decoder = Decoder(skips=config.skips).to(device).to(memory_format=torch.channels_last)
+    decoder = Decoder(tuple(config.widths), skips=config.skips).to(device).to(memory_format=torch.channels_last)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True     # fixed crop size: let cuDNN pick its fastest kernels
     optimizer = torch.optim.Adam(decoder.parameters(), lr=config.learning_rate)
@@ -358,6 +359,9 @@ def _start_from(decoder: Decoder, trained: Decoder, source: str) -> None:
     """Copy `trained`'s weights; a plain decoder may start a skip decoder (its skips stay zero)."""
     if len(trained.skips) and not len(decoder.skips):
         raise InvalidInputError(f"'{source}' is a skip decoder; train it with --skips")
+    if decoder_shape(trained.state_dict())["widths"] != decoder_shape(decoder.state_dict())["widths"]:
+        widths = " ".join(map(str, decoder_shape(trained.state_dict())["widths"]))
+        raise InvalidInputError(f"'{source}' has decoder widths {widths}; train it with --widths {widths}")
     missing, _ = decoder.load_state_dict(trained.state_dict(), strict=False)
     assert all(key.startswith("skips.") for key in missing), missing
 
@@ -395,6 +399,11 @@ def _checkpoint(out: Path, config: TrainConfig, encoder: Encoder, decoder: Decod
 
 def _restore(path: Path, decoder: Decoder, optimizer: torch.optim.Optimizer, rng: random.Random) -> TrainState:
     payload = torch.load(path, map_location="cpu", weights_only=True)
+    saved, asked = decoder_shape(payload["decoder"]), decoder_shape(decoder.state_dict())
+    if saved != asked:
+        flags = " ".join(map(str, saved["widths"])) + (" with --skips" if saved["skips"] else " without --skips")
+        raise InvalidInputError(f"the checkpoint in '{path.parent}' is a decoder of widths {flags}; resume it with "
+                                "those options, or start over with --fresh")
     decoder.load_state_dict(payload["decoder"])
     optimizer.load_state_dict(payload["optimizer"])
     rng_state = json.loads(payload["rng"])
@@ -432,7 +441,7 @@ def export_decoder(checkpoint: str | Path, target: str | Path) -> Path:
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     _atomic_save({"decoder": state, "step": payload.get("step", 0),
-                  "widths": list(DECODER_WIDTHS)}, target)
+                  "widths": list(decoder_shape(state)["widths"])}, target)
     return target
 
 
