@@ -135,7 +135,7 @@ def _train_command(args: argparse.Namespace) -> int:
                          identity_weight=args.identity_weight, gram_weight=args.gram_weight, init=args.init,
                          objective=args.objective, skips=args.skips,
                          perceptual_every=args.perceptual_every, clip_grad_norm=args.clip_grad_norm,
-                         **({"widths": tuple(args.widths)} if args.widths else {}),
+                         widths=tuple(args.widths) if args.widths else TrainConfig.widths,
                          style_crops=args.style_crops, checkpoint_every=args.checkpoint_every,
                          log_every=args.log_every, max_minutes=args.max_minutes, device=args.device,
                          precision=args.precision, seed=args.seed)

@@ -27,7 +27,7 @@ from torch.ao.quantization import HistogramObserver, PerChannelMinMaxObserver
 
 from ..features import pool
 from .network import (ENCODER_LAYER, SKIP_SCALES, Affine, Decoder, Encoder, Upsample, adain_levels, apply_affine,
-                      fold_affine, frame, style_vector)
+                      fold_affine, frame, skip_output, style_vector)
 
 #: Activation ranges: {layer name: {"scale": float, "zero_point": int}} (uint8, per tensor).
 Ranges = dict[str, dict[str, float | int]]
@@ -162,7 +162,7 @@ def calibrate(encoder: Encoder, decoder: Decoder, photos: Iterable[torch.Tensor]
             x = _run(segments[0], deep * decoder.INPUT_SCALE, observers)[0]
             for segment, conv, level, name, (skip_name, sum_name) in zip(segments[1:], decoder.skips, skips,
                                                                          levels[1:], joins):
-                skip = _skip(conv, level, name)
+                skip = skip_output(conv, level, name)
                 observers[skip_name](skip)
                 x = x + skip
                 observers[sum_name](x)
@@ -189,11 +189,6 @@ def _run(layers: dict[str, nn.Module], x: torch.Tensor, observers: dict[str, Cal
         if name.removeprefix("encoder.") in keep:
             kept[name.removeprefix("encoder.")] = x
     return x, kept
-
-
-def _skip(conv: nn.Module, level: torch.Tensor, name: str) -> torch.Tensor:
-    """A skip decoder's contribution of one level (see `Decoder.forward`)."""
-    return conv(level * SKIP_SCALES[name])
 
 
 def _quantized_conv(unit: ConvReLU, scale: float, zero_point: int) -> nn.Module:

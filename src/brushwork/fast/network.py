@@ -165,6 +165,12 @@ class Upsample(nn.Module):
         return F.interpolate(x, scale_factor=2.0, mode="nearest")
 
 
+def skip_output(conv: nn.Conv2d, level: torch.Tensor, name: str) -> torch.Tensor:
+    """What a skip decoder adds after an upsampling: the level's (AdaIN'd) features, brought to
+    about 10 by SKIP_SCALES, through its 1x1 convolution."""
+    return conv(level * SKIP_SCALES[name])
+
+
 def decoder_shape(state: dict[str, torch.Tensor]) -> dict[str, object]:
     """`Decoder(**decoder_shape(state))` builds the decoder a state dict was saved from: its widths
     (the output channels of the convolutions before each upsampling and of the last hidden one)
@@ -213,7 +219,7 @@ class Decoder(nn.Module):
         """`features` (relu4_1) and, for a skip decoder, the relu3_1, relu2_1, relu1_1 ones."""
         if len(skips) != len(self.skips):
             raise ValueError(f"this decoder reads {len(self.skips)} skip levels, got {len(skips)}")
-        added = (conv(level * SKIP_SCALES[name]) for conv, level, name in zip(self.skips, skips, SKIP_LEVELS))
+        added = (skip_output(conv, level, name) for conv, level, name in zip(self.skips, skips, SKIP_LEVELS))
         return self._upper(self.layers[0](features * self.INPUT_SCALE), added)
 
     def decode(self, features: list[torch.Tensor], affines: list[Affine], fold: bool = False) -> torch.Tensor:
@@ -339,6 +345,7 @@ def frame(image: torch.Tensor) -> tuple[torch.Tensor, Callable[[torch.Tensor], t
     return padded, lambda out: out[..., margin:height - margin, margin:width - margin]
 
 
-__all__ = ["EDGE_MARGIN", "SKIP_LEVELS", "Affine", "Decoder", "Encoder", "StyleNetwork",
-           "TransferNetwork", "adain", "adain_affine", "decoder_shape", "adain_levels", "add_margin", "apply_affine", "fold_affine", "frame", "mean_std",
-           "pad_to_multiple", "split_vector", "stats_vector", "style_vector", "vector_size"]
+__all__ = ["EDGE_MARGIN", "SKIP_LEVELS", "Affine", "Decoder", "Encoder", "StyleNetwork", "TransferNetwork", "adain",
+           "adain_affine", "adain_levels", "add_margin", "apply_affine", "decoder_shape", "fold_affine", "frame",
+           "mean_std", "pad_to_multiple", "skip_output", "split_vector", "stats_vector", "style_vector",
+           "vector_size"]

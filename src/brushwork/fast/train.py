@@ -37,11 +37,12 @@ import torch.nn.functional as F
 from .. import imaging
 from ..device import resolve
 from ..errors import InvalidInputError
-from ..features import VGG19Features
+from ..features import VGG19Features, deepest_layer
 from ..options import make_options
 from ..losses import gram_matrix, relative_squared_error
 from ..weights import VGGWeights, load_vgg19_weights
-from .network import DECODER_WIDTHS, LOSS_LAYERS, Decoder, Encoder, adain_levels, decoder_shape, mean_std
+from .network import (DECODER_WIDTHS, LOSS_LAYERS, Decoder, Encoder, adain_levels, decoder_shape, mean_std,
+                      stats_vector)
 from .plot import plot_curves
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
@@ -181,7 +182,7 @@ def _prepare(config: TrainConfig, encoder: Encoder, loss_network: VGG19Features 
                     grams[name].append(gram_matrix(seen[name]))
     style_means = {n: torch.cat(v) for n, v in means.items()}
     style_stds = {n: torch.cat(v) for n, v in stds.items()}
-    vectors = torch.cat([part for name in levels for part in (style_means[name], style_stds[name])], dim=1)
+    vectors = stats_vector([(style_means[name], style_stds[name]) for name in levels])
     val = torch.stack([random_crop(contents[i % len(contents)], config.crop, random.Random(i), jitter=False)
                        for i in range(config.batch_size)])
     val_styles = torch.tensor([(i * 7919) % len(vectors) for i in range(config.batch_size)], device=device)
@@ -292,8 +293,7 @@ def train(config: TrainConfig, *, weights: VGGWeights | None = None, resume: boo
         raise InvalidInputError("objective gatys measures style by the Gram loss alone: give it a --gram-weight")
     weights = weights or load_vgg19_weights()
     gatys = config.objective == "gatys"
-    deepest = "relu5_1" if config.gram_weight and not gatys else "relu4_1"
-    encoder = Encoder(weights, deepest).to(device).to(memory_format=torch.channels_last)
+    encoder = Encoder(weights, deepest_layer(_loss_layers(config))).to(device).to(memory_format=torch.channels_last)
     loss_network = (VGG19Features(weights, "relu5_1", pooling="avg").to(device).to(memory_format=torch.channels_last)
                     if gatys else None)
     decoder = Decoder(tuple(config.widths), skips=config.skips).to(device).to(memory_format=torch.channels_last)
@@ -357,10 +357,11 @@ def train(config: TrainConfig, *, weights: VGGWeights | None = None, resume: boo
 
 def _start_from(decoder: Decoder, trained: Decoder, source: str) -> None:
     """Copy `trained`'s weights; a plain decoder may start a skip decoder (its skips stay zero)."""
-    if len(trained.skips) and not len(decoder.skips):
+    given, asked = decoder_shape(trained.state_dict()), decoder_shape(decoder.state_dict())
+    if given["skips"] and not asked["skips"]:
         raise InvalidInputError(f"'{source}' is a skip decoder; train it with --skips")
-    if decoder_shape(trained.state_dict())["widths"] != decoder_shape(decoder.state_dict())["widths"]:
-        widths = " ".join(map(str, decoder_shape(trained.state_dict())["widths"]))
+    if given["widths"] != asked["widths"]:
+        widths = " ".join(map(str, given["widths"]))
         raise InvalidInputError(f"'{source}' has decoder widths {widths}; train it with --widths {widths}")
     missing, _ = decoder.load_state_dict(trained.state_dict(), strict=False)
     assert all(key.startswith("skips.") for key in missing), missing
