@@ -226,7 +226,7 @@ def _trained_change(tmp_path, name: str, clip: float | None) -> tuple[float, lis
     content, style = _folders(tmp_path / name)
     config = TrainConfig(str(content), str(style), str(tmp_path / name / "run"), steps=2, batch_size=2, crop=32,
                          style_crops=1, learning_rate=1e-3, log_every=1, checkpoint_every=2,
-                         init=str(default_decoder_path()), skips=True, clip_grad_norm=clip, device="cpu",
+                         init=str(default_decoder_path()), skips=True, modulated=True, clip_grad_norm=clip, device="cpu",
                          precision="fp32")
     train(config)
     before = load_decoder().state_dict()

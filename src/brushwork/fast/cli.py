@@ -36,6 +36,9 @@ def register(commands: Any) -> None:
     train.add_argument("--skips", action="store_true",
                        help="decoder that also reads relu3_1, relu2_1 and relu1_1 (skip connections); --init may "
                             "be a plain decoder, whose weights it starts from")
+    train.add_argument("--modulate", action="store_true",
+                       help="the style vector also scales and shifts every hidden layer of the decoder (conditional "
+                            "instance normalisation's idea); --init may be an unmodulated decoder of the same shape")
     train.add_argument("--perceptual-every", type=int, default=1, metavar="N",
                        help="full (content + style) loss every N steps; the others are cheap identity-only "
                             "steps on twice the batch, ~4x cheaper each (needs --identity-weight > 0) [1]")
@@ -133,7 +136,7 @@ def _train_command(args: argparse.Namespace) -> int:
                          steps=args.steps, batch_size=args.batch_size, crop=args.crop,
                          learning_rate=args.learning_rate, style_weight=args.style_weight,
                          identity_weight=args.identity_weight, gram_weight=args.gram_weight, init=args.init,
-                         objective=args.objective, skips=args.skips,
+                         objective=args.objective, skips=args.skips, modulated=args.modulate,
                          perceptual_every=args.perceptual_every, clip_grad_norm=args.clip_grad_norm,
                          widths=tuple(args.widths) if args.widths else TrainConfig.widths,
                          style_crops=args.style_crops, checkpoint_every=args.checkpoint_every,

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import copy
 import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import torch
@@ -27,7 +27,7 @@ from torch.ao.quantization import HistogramObserver, PerChannelMinMaxObserver
 
 from ..features import pool
 from .network import (ENCODER_LAYER, SKIP_SCALES, Affine, Decoder, Encoder, Upsample, adain_levels, apply_affine,
-                      fold_affine, frame, skip_output, style_vector)
+                      fold_affine, frame, modulate_conv, skip_output, style_vector)
 
 #: Activation ranges: {layer name: {"scale": float, "zero_point": int}} (uint8, per tensor).
 Ranges = dict[str, dict[str, float | int]]
@@ -66,14 +66,18 @@ class ReflectPad(nn.Module):
 
 
 class ConvReLU(nn.Module):
-    """A float convolution (+ ReLU): the unit that gets one activation range and one int8 kernel."""
+    """A float convolution (+ ReLU): the unit that gets one activation range and one int8 kernel.
+    A modulated decoder's style `modulation` scales and shifts its output before the ReLU."""
 
     def __init__(self, conv: nn.Conv2d, relu: bool) -> None:
         super().__init__()
         self.conv, self.relu = conv, relu
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, modulation: Affine | None = None) -> torch.Tensor:
         x = self.conv(x)
+        if modulation is not None:
+            scale, shift = modulation
+            x = x * scale[..., None, None] + shift[..., None, None]
         return F.relu(x) if self.relu else x
 
 
@@ -158,15 +162,17 @@ def calibrate(encoder: Encoder, decoder: Decoder, photos: Iterable[torch.Tensor]
     with torch.no_grad():
         vectors = [style_vector(encode(painting), levels) for painting in paintings]
         for index, photo in enumerate(photos):
-            deep, *skips = adain_levels(encode(frame(photo)[0]), vectors[index % len(vectors)], levels)
-            x = _run(segments[0], deep * decoder.INPUT_SCALE, observers)[0]
+            vector = vectors[index % len(vectors)]
+            deep, *skips = adain_levels(encode(frame(photo)[0]), vector, levels)
+            modulations = _modulations(decoder, vector)
+            x = _run(segments[0], deep * decoder.INPUT_SCALE, observers, modulations=modulations)[0]
             for segment, conv, level, name, (skip_name, sum_name) in zip(segments[1:], decoder.skips, skips,
                                                                          levels[1:], joins):
                 skip = skip_output(conv, level, name)
                 observers[skip_name](skip)
                 x = x + skip
                 observers[sum_name](x)
-                x = _run(segment, x, observers)[0]
+                x = _run(segment, x, observers, modulations=modulations)[0]
             photo_count += 1
     if not photo_count:
         raise ValueError("calibration needs at least one photo")
@@ -177,13 +183,20 @@ def calibrate(encoder: Encoder, decoder: Decoder, photos: Iterable[torch.Tensor]
     return ranges
 
 
+def _modulations(decoder: Decoder, vector: torch.Tensor) -> Iterator[Affine] | None:
+    """A modulated decoder's (scale, shift) of each hidden convolution in turn, for `vector`."""
+    return iter(decoder.modulations(vector)) if decoder.modulation is not None else None
+
+
 def _run(layers: dict[str, nn.Module], x: torch.Tensor, observers: dict[str, Callable[[torch.Tensor], Any]],
-         keep: tuple[str, ...] = ()) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+         keep: tuple[str, ...] = (), modulations: Iterator[Affine] | None = None
+         ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Run `layers` observing their outputs; also returns the outputs of the units named in `keep`
-    (without their "encoder." prefix)."""
+    (without their "encoder." prefix). Each hidden convolution takes the next of `modulations`."""
     kept = {}
     for name, layer in layers.items():
-        x = layer(x)
+        modulated = modulations is not None and isinstance(layer, ConvReLU) and layer.relu
+        x = layer(x, next(modulations)) if modulated else layer(x)
         if name in observers:
             observers[name](x)
         if name.removeprefix("encoder.") in keep:
@@ -210,13 +223,20 @@ def _int8_weight(weight: torch.Tensor) -> torch.Tensor:
 
 
 class Int8Stage(nn.Module):
-    """fp32 in -> uint8 (the input's fixed range) -> int8 layers -> fp32 out."""
+    """fp32 in -> uint8 (the input's fixed range) -> int8 layers -> fp32 out.
 
-    def __init__(self, layers: dict[str, nn.Module], input_range: dict[str, float | int], ranges: Ranges) -> None:
+    With `modulated`, the hidden convolutions (those with a ReLU) keep their float weights too: a
+    modulated decoder's style scales them per call (`run`), so they are quantized per call."""
+
+    def __init__(self, layers: dict[str, nn.Module], input_range: dict[str, float | int], ranges: Ranges,
+                 modulated: bool = False) -> None:
         super().__init__()
         self.scale, self.zero_point = float(input_range["scale"]), int(input_range["zero_point"])
         self.names = list(layers)
         self.layers = nn.Sequential(*(_int8_unit(name, layer, ranges) for name, layer in layers.items()))
+        self.floats = nn.ModuleDict({name.replace(".", "_"): copy.deepcopy(layer.conv).float()
+                                     for name, layer in layers.items()
+                                     if modulated and isinstance(layer, ConvReLU) and layer.relu})
 
     def quantize(self, x: torch.Tensor) -> torch.Tensor:
         x = x.float().contiguous(memory_format=torch.channels_last)   # oneDNN's int8 kernels are NHWC
@@ -224,6 +244,20 @@ class Int8Stage(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.layers(self.quantize(x)).dequantize()
+
+    def run(self, x: torch.Tensor, modulations: Iterator[Affine] | None = None) -> torch.Tensor:
+        """The int8 layers on uint8 `x`; each modulated convolution takes the next of `modulations`
+        (one image), folded into its weights."""
+        for name, unit in zip(self.names, self.layers):
+            key = name.replace(".", "_")                  # (ModuleDict keys cannot hold dots)
+            if modulations is None or key not in self.floats:
+                x = unit(x)
+                continue
+            conv = self.floats[key]
+            weight, bias = modulate_conv(conv.weight, conv.bias, next(modulations))
+            packed = torch.ops.quantized.conv2d_prepack(_int8_weight(weight), bias, [1, 1], [0, 0], [1, 1], 1)
+            x = torch.ops.quantized.conv2d_relu(x, packed, unit.scale, unit.zero_point)
+        return x
 
 
 def _int8_unit(name: str, layer: nn.Module, ranges: Ranges) -> nn.Module:
@@ -276,7 +310,10 @@ class Int8Decoder(nn.Module):
     A skip decoder's levels stay in int8 end to end (`decode`): each level's AdaIN map is folded
     into its 1x1 convolution's weights per call (a * x + b, then W: W·diag(a) and W·b + bias), so
     the int8 encoder's features feed an int8 convolution as they are, and its output is added to
-    the upsampled int8 features by a quantized add. Nothing at full size is dequantized."""
+    the upsampled int8 features by a quantized add. Nothing at full size is dequantized.
+
+    A modulated decoder's hidden convolutions are quantized per call with the style's scale and
+    shift folded into their weights (`Int8Stage.run`); their output ranges were calibrated with it."""
 
     def __init__(self, decoder: Decoder, ranges: Ranges, head_dtype: torch.dtype = torch.float32) -> None:
         super().__init__()
@@ -287,8 +324,10 @@ class Int8Decoder(nn.Module):
         head_names = list(first)[:2]                        # pad0, conv0
         self.head_dtype = head_dtype
         self.head = copy.deepcopy(nn.Sequential(*(first.pop(name) for name in head_names))).to(head_dtype)
-        self.stages = nn.ModuleList([Int8Stage(first, ranges[head_names[-1]], ranges)] +
-                                    [Int8Stage(segment, ranges[sum_name], ranges)
+        modulated = decoder.modulation is not None
+        self.modulation = copy.deepcopy(decoder.modulation).float() if modulated else None
+        self.stages = nn.ModuleList([Int8Stage(first, ranges[head_names[-1]], ranges, modulated)] +
+                                    [Int8Stage(segment, ranges[sum_name], ranges, modulated)
                                      for segment, (_, sum_name) in zip(segments[1:], joins)])
         self.skips = copy.deepcopy(decoder.skips).float()
         self.joins = [(_qparams(ranges, skip_name), _qparams(ranges, sum_name)) for skip_name, sum_name in joins]
@@ -297,22 +336,36 @@ class Int8Decoder(nn.Module):
     def dtype(self) -> torch.dtype:      # what the transfer network hands it
         return torch.float32
 
-    def forward(self, features: list[torch.Tensor], affines: list[Affine]) -> torch.Tensor:
-        return self.decode(features, affines)
+    def forward(self, features: list[torch.Tensor], affines: list[Affine], style: torch.Tensor | None = None
+                ) -> torch.Tensor:
+        return self.decode(features, affines, style=style)
 
-    def decode(self, features: list[torch.Tensor], affines: list[Affine], fold: bool = True) -> torch.Tensor:
-        """Raw features of each level (the skip levels int8, from `Int8Encoder.layers`) and each
-        level's AdaIN map -> RGB (as `Decoder.decode`; the skip levels are always folded here)."""
+    def decode(self, features: list[torch.Tensor], affines: list[Affine], fold: bool = True,
+               style: torch.Tensor | None = None) -> torch.Tensor:
+        """Raw features of each level (the skip levels int8, from `Int8Encoder.layers`), each
+        level's AdaIN map and, for a modulated decoder, the style vector -> RGB (as
+        `Decoder.decode`; the skip levels and the modulation are always folded here)."""
         if len(features) != len(self.levels) or not all(f.is_quantized for f in features[1:]):
             raise ValueError(f"this decoder reads {len(self.levels)} levels, the skip levels as int8 features")
+        if self.modulation is None:
+            return self._decode(features, affines, None)
+        if style is None:
+            raise ValueError("this decoder is modulated by the style: give it the style vector")
+        return torch.cat([self._decode([f[i:i + 1] for f in features], [(a[i:i + 1], b[i:i + 1]) for a, b in affines],
+                                       iter(self.modulation(style[i:i + 1])))      # (folded per image)
+                          for i in range(features[0].shape[0])])
+
+    def _decode(self, features: list[torch.Tensor], affines: list[Affine],
+                modulations: Iterator[Affine] | None) -> torch.Tensor:
         x = (apply_affine(features[0], affines[0]) * self.input_scale).to(self.head_dtype).contiguous(memory_format=torch.channels_last)
-        x = self.stages[0].quantize(self.head(x))
-        x = self.stages[0].layers(x)
-        for stage, conv, level, affine, name, (skip_range, sum_range) in zip(
+        pad, conv = self.head
+        x = self.stages[0].quantize(conv(pad(x), *((next(modulations),) if modulations is not None else ())))
+        x = self.stages[0].run(x, modulations)
+        for stage, skip_conv, level, affine, name, (skip_range, sum_range) in zip(
                 self.stages[1:], self.skips, features[1:], affines[1:], self.levels[1:], self.joins):
-            skip = _folded_skip(conv, level, affine, SKIP_SCALES[name], skip_range)
+            skip = _folded_skip(skip_conv, level, affine, SKIP_SCALES[name], skip_range)
             x = torch.ops.quantized.add(x, skip, sum_range["scale"], sum_range["zero_point"])
-            x = stage.layers(x)
+            x = stage.run(x, modulations)
         return x.dequantize()
 
 

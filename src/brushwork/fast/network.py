@@ -17,6 +17,10 @@ Skip decoder (`Decoder(skips=True)`): besides relu4_1 it reads the AdaIN'd relu3
 relu1_1 features, each through a 1x1 convolution added after the upsampling to that level's size
 (zero-initialised, so it starts as the plain decoder it was made from). The fine levels carry the
 photo's edges (straight lines stay straight) and the painting's finer statistics.
+
+Modulated decoder (`Decoder(modulated=True)`): the style vector also scales and shifts every hidden
+convolution's output channels (`StyleModulation`, zero-initialised too), so the decoder itself
+depends on the painting, not only its input.
 """
 
 from __future__ import annotations
@@ -40,6 +44,11 @@ LEVEL_CHANNELS = {"relu1_1": 64, "relu2_1": 128, "relu3_1": 256, ENCODER_LAYER: 
 SKIP_SCALES = {"relu3_1": 3e-2, "relu2_1": 3e-2, "relu1_1": 1e-1}
 LOSS_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
 EPS = 1e-5
+#: Width of the style modulation's hidden layer, and the factor on its output (`StyleModulation`):
+#: the zero-initialised last layer then learns ~10x faster under the decoder's Adam rate, as the skip
+#: levels' SKIP_SCALES do (at 1x, 400 steps at 8e-5 moved the scales by ~1 %).
+MODULATION_BOTTLENECK = 128
+MODULATION_GAIN = 10.0
 #: Decoder widths, coarse to fine: relu4_1 (1/8 size) -> 3 upsamplings -> RGB. Narrower than the
 #: AdaIN paper's mirror of VGG (256-128-64): 2.5x fewer operations, 2x fewer weights.
 DECODER_WIDTHS = (256, 128, 64, 32)
@@ -173,10 +182,57 @@ def skip_output(conv: nn.Conv2d, level: torch.Tensor, name: str) -> torch.Tensor
 
 def decoder_shape(state: dict[str, torch.Tensor]) -> dict[str, object]:
     """`Decoder(**decoder_shape(state))` builds the decoder a state dict was saved from: its widths
-    (the output channels of the convolutions before each upsampling and of the last hidden one)
-    and whether it has skip levels."""
+    (the output channels of the convolutions before each upsampling and of the last hidden one),
+    whether it has skip levels and whether the style modulates it."""
     widths = tuple(int(state[f"layers.{index}.1.weight"].shape[0]) for index in (0, 2, 5, 8))
-    return {"widths": widths, "skips": any(key.startswith("skips.") for key in state)}
+    return {"widths": widths, "skips": any(key.startswith("skips.") for key in state),
+            "modulated": any(key.startswith("modulation.") for key in state)}
+
+
+class StyleModulation(nn.Module):
+    """Style vector (B, N) -> a per-channel scale and shift (B, C each) for every hidden convolution
+    of the decoder, applied to its output before the ReLU.
+
+    The idea of conditional instance normalisation (Dumoulin et al. 2017; Ghiasi et al. 2017, the
+    model behind TFLite's arbitrary style transfer): the painting sets how each decoder channel is
+    weighted, so the decoder's textures depend on the style, not only its input features. No
+    normalisation here: the AdaIN'd input already carries the style's statistics, and a plain
+    affine map folds into the convolution's weights for one image (`modulate_conv`).
+
+    The vector's means and stds span 0 to ~10^3 and differ between paintings far less than they
+    differ between channels, so it is read through log1p and standardised per entry by the
+    training paintings' spread (`center`, `spread`: set once by `fit`, saved with the weights);
+    without that, the first layer's outputs were nearly the same for every painting and the
+    modulation learnt one global, style-blind offset. The last layer starts at zero: a modulated
+    decoder starts as the decoder it was made from."""
+
+    def __init__(self, vector_size: int, channels: tuple[int, ...], bottleneck: int = MODULATION_BOTTLENECK) -> None:
+        super().__init__()
+        self.channels = channels
+        self.squeeze = nn.Linear(vector_size, bottleneck)
+        self.expand = nn.Linear(bottleneck, 2 * sum(channels))
+        self.register_buffer("center", torch.zeros(vector_size))
+        self.register_buffer("spread", torch.ones(vector_size))
+        with torch.no_grad():
+            self.expand.weight.zero_(), self.expand.bias.zero_()
+
+    def fit(self, vectors: torch.Tensor) -> None:
+        """Standardise the input by these style vectors (B, N): the training paintings'."""
+        logs = torch.log1p(F.relu(vectors.float()))
+        self.center.copy_(logs.mean(dim=0))
+        self.spread.copy_(logs.std(dim=0).clamp_min(1e-2) if len(logs) > 1 else torch.ones_like(self.spread))
+
+    def forward(self, vector: torch.Tensor) -> list[Affine]:
+        standard = (torch.log1p(F.relu(vector.float())) - self.center) / self.spread
+        hidden = F.relu(self.squeeze(standard.to(self.squeeze.weight.dtype)))
+        parts = (MODULATION_GAIN * self.expand(hidden).float()).split([2 * width for width in self.channels], dim=1)
+        return [(1 + scale, shift) for scale, shift in (part.chunk(2, dim=1) for part in parts)]
+
+
+def modulate_conv(weight: torch.Tensor, bias: torch.Tensor, modulation: Affine) -> tuple[torch.Tensor, torch.Tensor]:
+    """Weight and bias of x -> s * conv(x) + t per output channel as one convolution (s, t: (1, C))."""
+    scale, shift = (part[0] for part in modulation)
+    return weight * scale[:, None, None, None], bias * scale + shift
 
 
 class Decoder(nn.Module):
@@ -189,7 +245,7 @@ class Decoder(nn.Module):
     #: scaling them to about 1 lets a default-initialised decoder start near the right range.
     INPUT_SCALE = 1e-3
 
-    def __init__(self, widths: tuple[int, ...] = DECODER_WIDTHS, skips: bool = False) -> None:
+    def __init__(self, widths: tuple[int, ...] = DECODER_WIDTHS, skips: bool = False, modulated: bool = False) -> None:
         super().__init__()
         a, b, c, d = widths
         self.layers = nn.Sequential(
@@ -204,6 +260,7 @@ class Decoder(nn.Module):
             self.layers[-1][1].bias.fill_(0.5)  # start mid-grey rather than black
             for conv in self.skips:             # start as the plain decoder
                 conv.weight.zero_(), conv.bias.zero_()
+        self.modulation = StyleModulation(vector_size(self.levels), self.modulation_channels) if modulated else None
 
     @property
     def dtype(self) -> torch.dtype:
@@ -214,45 +271,87 @@ class Decoder(nn.Module):
         """The encoder levels this decoder reads, in the style vector's order."""
         return (ENCODER_LAYER, *SKIP_LEVELS) if len(self.skips) else (ENCODER_LAYER,)
 
-    def forward(self, features: torch.Tensor, skips: list[torch.Tensor] | tuple[torch.Tensor, ...] = ()
-                ) -> torch.Tensor:
-        """`features` (relu4_1) and, for a skip decoder, the relu3_1, relu2_1, relu1_1 ones."""
+    def modulations(self, vector: torch.Tensor | None) -> list[Affine | None]:
+        """Each hidden convolution's (scale, shift) for the style `vector`; all None when unmodulated."""
+        if self.modulation is None:
+            return [None] * len(self.modulation_channels)
+        if vector is None:
+            raise ValueError("this decoder is modulated by the style: give it the style vector")
+        return self.modulation(vector)
+
+    @property
+    def modulation_channels(self) -> tuple[int, ...]:
+        """Output channels of each hidden convolution (those the style may modulate)."""
+        return tuple(layer[1].out_channels for layer in self.layers if isinstance(layer, ConvLayer) and len(layer) == 3)
+
+    def forward(self, features: torch.Tensor, skips: list[torch.Tensor] | tuple[torch.Tensor, ...] = (),
+                style: torch.Tensor | None = None) -> torch.Tensor:
+        """`features` (relu4_1) and, for a skip decoder, the relu3_1, relu2_1, relu1_1 ones; `style`:
+        the style vector (B, N), for a modulated decoder."""
         if len(skips) != len(self.skips):
             raise ValueError(f"this decoder reads {len(self.skips)} skip levels, got {len(skips)}")
+        first, *rest = self.modulations(style)
         added = (skip_output(conv, level, name) for conv, level, name in zip(self.skips, skips, SKIP_LEVELS))
-        return self._upper(self.layers[0](features * self.INPUT_SCALE), added)
+        return self._upper(_conv_layer(self.layers[0], features * self.INPUT_SCALE, first), added, iter(rest))
 
-    def decode(self, features: list[torch.Tensor], affines: list[Affine], fold: bool = False) -> torch.Tensor:
-        """Raw features of each level (`levels`' order) and each level's AdaIN map -> RGB.
+    def decode(self, features: list[torch.Tensor], affines: list[Affine], fold: bool = False,
+               style: torch.Tensor | None = None) -> torch.Tensor:
+        """Raw features of each level (`levels`' order), each level's AdaIN map (and the style
+        vector, for a modulated decoder) -> RGB.
 
         With `fold` (one image), each level's AdaIN goes into the weights of the convolution that
         reads it, as the int8 decoder does: no AdaIN'd fp32 copy of a map is written (relu1_1 of a
-        512-px photo is 76 MB of it). Not for exports, whose converters want constant weights."""
+        512-px photo is 76 MB of it); so does the style's modulation. Not for exports, whose
+        converters want constant weights."""
         if fold and features[0].shape[0] == 1:
-            return self._decode_folded(features, affines)
+            return self._decode_folded(features, affines, style)
         deep, *skips = (apply_affine(f, affine).to(self.dtype) for f, affine in zip(features, affines))
-        return self(deep, skips)
+        return self(deep, skips, style)
 
-    def _decode_folded(self, features: list[torch.Tensor], affines: list[Affine]) -> torch.Tensor:
-        def read(conv: nn.Conv2d, x: torch.Tensor, affine: Affine, factor: float) -> torch.Tensor:
+    def _decode_folded(self, features: list[torch.Tensor], affines: list[Affine],
+                       style: torch.Tensor | None) -> torch.Tensor:
+        def read(conv: nn.Conv2d, x: torch.Tensor, affine: Affine, factor: float,
+                 modulation: Affine | None = None) -> torch.Tensor:
             weight, bias = fold_affine(conv, affine, factor)
+            if modulation is not None:
+                weight, bias = modulate_conv(weight, bias, modulation)
             return F.conv2d(x.to(self.dtype), weight.to(self.dtype), bias.to(self.dtype))
 
         (deep, *skips), (deep_affine, *skip_affines) = features, affines
+        first_modulation, *rest = self.modulations(style)
         pad, conv, relu = self.layers[0]
-        first = relu(read(conv, pad(deep.to(self.dtype)), deep_affine, self.INPUT_SCALE))
+        first = relu(read(conv, pad(deep.to(self.dtype)), deep_affine, self.INPUT_SCALE, first_modulation))
         added = (read(conv, level, affine, SKIP_SCALES[name])
                  for conv, level, affine, name in zip(self.skips, skips, skip_affines, SKIP_LEVELS))
-        return self._upper(first, added)
+        return self._upper(first, added, iter(rest), fold=True)
 
-    def _upper(self, x: torch.Tensor, added: Iterator[torch.Tensor]) -> torch.Tensor:
+    def _upper(self, x: torch.Tensor, added: Iterator[torch.Tensor], modulations: Iterator[Affine | None],
+               fold: bool = False) -> torch.Tensor:
         """The layers after the first convolution; after each upsampling the next skip's output is
-        added (`added` is lazy, so only one skip map exists at a time)."""
+        added (`added` is lazy, so only one skip map exists at a time); each hidden convolution
+        takes the next modulation (folded into its weights with `fold`)."""
         for layer in self.layers[1:]:
-            x = layer(x)
-            if isinstance(layer, Upsample) and len(self.skips):
-                x = x + next(added)
+            if isinstance(layer, Upsample):
+                x = layer(x)
+                if len(self.skips):
+                    x = x + next(added)
+            else:
+                x = _conv_layer(layer, x, next(modulations) if len(layer) == 3 else None, fold)
         return x
+
+
+def _conv_layer(layer: ConvLayer, x: torch.Tensor, modulation: Affine | None, fold: bool = False) -> torch.Tensor:
+    """One ConvLayer, its output scaled and shifted per channel by `modulation` before the ReLU
+    (folded into the weights for one image with `fold`)."""
+    if modulation is None:
+        return layer(x)
+    pad, conv, relu = layer
+    if fold:
+        weight, bias = modulate_conv(conv.weight.float(), conv.bias.float(), modulation)
+        return relu(F.conv2d(pad(x), weight.to(x.dtype), bias.to(x.dtype)))
+    scale, shift = modulation
+    y = conv(pad(x))
+    return relu(y * scale[..., None, None].to(y.dtype) + shift[..., None, None].to(y.dtype))
 
 
 class Encoder(nn.Module):
@@ -308,7 +407,8 @@ class TransferNetwork(nn.Module):
             amount = strength.float().reshape(-1, 1)
             vector = amount * vector.float() + (1 - amount) * own
         affines = [adain_affine(pair, part) for pair, part in zip(stats, split_vector(vector, levels))]
-        return self.decoder.decode(features, affines, fold=self.fold_adain).float().clamp(0, 1)   # (B, 3, H, W)
+        decoded = self.decoder.decode(features, affines, fold=self.fold_adain, style=vector)
+        return decoded.float().clamp(0, 1)                                                     # (B, 3, H, W)
 
 
 def pad_to_multiple(image: torch.Tensor, multiple: int = 8, minimum: int = 16) -> tuple[torch.Tensor, tuple[int, int]]:
@@ -345,7 +445,7 @@ def frame(image: torch.Tensor) -> tuple[torch.Tensor, Callable[[torch.Tensor], t
     return padded, lambda out: out[..., margin:height - margin, margin:width - margin]
 
 
-__all__ = ["EDGE_MARGIN", "SKIP_LEVELS", "Affine", "Decoder", "Encoder", "StyleNetwork", "TransferNetwork", "adain",
+__all__ = ["EDGE_MARGIN", "SKIP_LEVELS", "Affine", "Decoder", "Encoder", "StyleModulation", "StyleNetwork", "TransferNetwork", "adain",
            "adain_affine", "adain_levels", "add_margin", "apply_affine", "decoder_shape", "fold_affine", "frame",
-           "mean_std", "pad_to_multiple", "skip_output", "split_vector", "stats_vector", "style_vector",
+           "mean_std", "modulate_conv", "pad_to_multiple", "skip_output", "split_vector", "stats_vector", "style_vector",
            "vector_size"]

@@ -42,7 +42,7 @@ from ..options import make_options
 from ..losses import gram_matrix, relative_squared_error
 from ..weights import VGGWeights, load_vgg19_weights
 from .network import (DECODER_WIDTHS, LOSS_LAYERS, Decoder, Encoder, adain_levels, decoder_shape, mean_std,
-                      stats_vector)
+                      stats_vector, style_vector)
 from .plot import plot_curves
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
@@ -69,6 +69,7 @@ class TrainConfig:
     objective: str = "adain"          # "adain" (AdaIN's losses) or "gatys" (the optimizer's; see above)
     skips: bool = False               # decoder with skip levels relu3_1..relu1_1 (network.Decoder)
     widths: tuple[int, ...] = DECODER_WIDTHS  # decoder widths, coarse to fine (network.Decoder)
+    modulated: bool = False           # the style vector scales and shifts the decoder's channels (network.Decoder)
     perceptual_every: int = 1         # with identity on: steps between 2 are identity-only (cheap)
     clip_grad_norm: float | None = None  # clip the gradient's global norm to this before each step (None: off)
     init: str | None = None           # start from these decoder weights (a checkpoint or shipped file)
@@ -222,10 +223,11 @@ def loss_terms(encoder: Encoder, decoder: Decoder, content: torch.Tensor, vector
             adapted = adain_levels(features, vectors, levels)             # relu4_1: (B, 512, S/8, S/8) fp32
             if config.identity_weight:                                    # + the content's own features
                 adapted = [torch.cat([t, features[name].float()]) for t, name in zip(adapted, levels)]
+                vectors = torch.cat([vectors, style_vector(features, levels)])
             if loss_network is not None:
                 photo = loss_network(content, (GATYS_CONTENT_LAYER,))[GATYS_CONTENT_LAYER].float()
         deep, *skips = (_channels_last(t) for t in adapted)
-        decoded = decoder(deep, skips)
+        decoded = decoder(deep, skips, vectors)
         output = _channels_last(decoded[:batch].float())
         if loss_network is None:
             found = encoder.layers(output, _loss_layers(config))
@@ -274,8 +276,9 @@ def identity_loss(encoder: Encoder, decoder: Decoder, content: torch.Tensor, dev
     with _autocast(device, dtype):
         with torch.no_grad():
             features = encoder.layers(_channels_last(content), decoder.levels)
+            own = style_vector(features, decoder.levels)
         deep, *skips = (_channels_last(features[name].float()) for name in decoder.levels)
-        decoded = decoder(deep, skips)
+        decoded = decoder(deep, skips, own)
     return F.mse_loss(decoded.float(), content)
 
 
@@ -296,18 +299,23 @@ def train(config: TrainConfig, *, weights: VGGWeights | None = None, resume: boo
     encoder = Encoder(weights, deepest_layer(_loss_layers(config))).to(device).to(memory_format=torch.channels_last)
     loss_network = (VGG19Features(weights, "relu5_1", pooling="avg").to(device).to(memory_format=torch.channels_last)
                     if gatys else None)
-    decoder = Decoder(tuple(config.widths), skips=config.skips).to(device).to(memory_format=torch.channels_last)
+    decoder = Decoder(tuple(config.widths), skips=config.skips, modulated=config.modulated).to(device).to(memory_format=torch.channels_last)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True     # fixed crop size: let cuDNN pick its fastest kernels
     optimizer = torch.optim.Adam(decoder.parameters(), lr=config.learning_rate)
     state = TrainState()
+    new_modulation = config.modulated
     if resume and (out / LAST).is_file():
-        state = _restore(out / LAST, decoder, optimizer, rng)
+        state, new_modulation = _restore(out / LAST, decoder, optimizer, rng), False
     elif config.init:
         from .model import load_decoder
 
-        _start_from(decoder, load_decoder(config.init), config.init)
+        trained = load_decoder(config.init)
+        new_modulation = new_modulation and trained.modulation is None
+        _start_from(decoder, trained, config.init)
     data = _prepare(config, encoder, loss_network, decoder.levels, device, dtype, random.Random(config.seed + 1))
+    if new_modulation:                                     # standardise its input by the training paintings
+        decoder.modulation.fit(data.style_vectors)
     out.mkdir(parents=True, exist_ok=True)                 # (after every check: a refused run leaves nothing)
     (out / "config.json").write_text(json.dumps(asdict(config), indent=2))
     started = time.perf_counter() - state.seconds
@@ -356,15 +364,18 @@ def train(config: TrainConfig, *, weights: VGGWeights | None = None, resume: boo
 
 
 def _start_from(decoder: Decoder, trained: Decoder, source: str) -> None:
-    """Copy `trained`'s weights; a plain decoder may start a skip decoder (its skips stay zero)."""
+    """Copy `trained`'s weights; a plain decoder may start a skip decoder (its skips stay zero), an
+    unmodulated one a modulated decoder (its modulation starts at identity)."""
     given, asked = decoder_shape(trained.state_dict()), decoder_shape(decoder.state_dict())
     if given["skips"] and not asked["skips"]:
         raise InvalidInputError(f"'{source}' is a skip decoder; train it with --skips")
+    if given["modulated"] and not asked["modulated"]:
+        raise InvalidInputError(f"'{source}' is a modulated decoder; train it with --modulate")
     if given["widths"] != asked["widths"]:
         widths = " ".join(map(str, given["widths"]))
         raise InvalidInputError(f"'{source}' has decoder widths {widths}; train it with --widths {widths}")
     missing, _ = decoder.load_state_dict(trained.state_dict(), strict=False)
-    assert all(key.startswith("skips.") for key in missing), missing
+    assert all(key.startswith(("skips.", "modulation.")) for key in missing), missing
 
 
 def validation_loss(encoder: Encoder, decoder: Decoder, data: _Data, config: TrainConfig,
@@ -402,7 +413,8 @@ def _restore(path: Path, decoder: Decoder, optimizer: torch.optim.Optimizer, rng
     payload = torch.load(path, map_location="cpu", weights_only=True)
     saved, asked = decoder_shape(payload["decoder"]), decoder_shape(decoder.state_dict())
     if saved != asked:
-        flags = " ".join(map(str, saved["widths"])) + (" with --skips" if saved["skips"] else " without --skips")
+        flags = " ".join(map(str, saved["widths"])) + (" with --skips" if saved["skips"] else " without --skips") + \
+            (" and --modulate" if saved["modulated"] else "")
         raise InvalidInputError(f"the checkpoint in '{path.parent}' is a decoder of widths {flags}; resume it with "
                                 "those options, or start over with --fresh")
     decoder.load_state_dict(payload["decoder"])
