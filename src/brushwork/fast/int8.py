@@ -76,8 +76,7 @@ class ConvReLU(nn.Module):
     def forward(self, x: torch.Tensor, modulation: Affine | None = None) -> torch.Tensor:
         x = self.conv(x)
         if modulation is not None:
-            scale, shift = modulation
-            x = x * scale[..., None, None] + shift[..., None, None]
+            x = apply_affine(x, modulation)
         return F.relu(x) if self.relu else x
 
 
@@ -103,7 +102,7 @@ def decoder_layers(decoder: Decoder) -> dict[str, nn.Module]:
             layers[f"decoder.up{index}"] = unit
         else:                                              # ConvLayer: reflection pad, conv (, ReLU)
             layers[f"decoder.pad{index}"] = unit[0]
-            layers[f"decoder.conv{index}"] = ConvReLU(unit[1], relu=len(unit) == 3)
+            layers[f"decoder.conv{index}"] = ConvReLU(unit[1], relu=unit.hidden)
     return layers
 
 
@@ -164,7 +163,7 @@ def calibrate(encoder: Encoder, decoder: Decoder, photos: Iterable[torch.Tensor]
         for index, photo in enumerate(photos):
             vector = vectors[index % len(vectors)]
             deep, *skips = adain_levels(encode(frame(photo)[0]), vector, levels)
-            modulations = _modulations(decoder, vector)
+            modulations = iter(decoder.modulations(vector))        # (all None for an unmodulated decoder)
             x = _run(segments[0], deep * decoder.INPUT_SCALE, observers, modulations=modulations)[0]
             for segment, conv, level, name, (skip_name, sum_name) in zip(segments[1:], decoder.skips, skips,
                                                                          levels[1:], joins):
@@ -183,13 +182,8 @@ def calibrate(encoder: Encoder, decoder: Decoder, photos: Iterable[torch.Tensor]
     return ranges
 
 
-def _modulations(decoder: Decoder, vector: torch.Tensor) -> Iterator[Affine] | None:
-    """A modulated decoder's (scale, shift) of each hidden convolution in turn, for `vector`."""
-    return iter(decoder.modulations(vector)) if decoder.modulation is not None else None
-
-
 def _run(layers: dict[str, nn.Module], x: torch.Tensor, observers: dict[str, Callable[[torch.Tensor], Any]],
-         keep: tuple[str, ...] = (), modulations: Iterator[Affine] | None = None
+         keep: tuple[str, ...] = (), modulations: Iterator[Affine | None] | None = None
          ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Run `layers` observing their outputs; also returns the outputs of the units named in `keep`
     (without their "encoder." prefix). Each hidden convolution takes the next of `modulations`."""
@@ -359,7 +353,7 @@ class Int8Decoder(nn.Module):
                 modulations: Iterator[Affine] | None) -> torch.Tensor:
         x = (apply_affine(features[0], affines[0]) * self.input_scale).to(self.head_dtype).contiguous(memory_format=torch.channels_last)
         pad, conv = self.head
-        x = self.stages[0].quantize(conv(pad(x), *((next(modulations),) if modulations is not None else ())))
+        x = self.stages[0].quantize(conv(pad(x), next(modulations) if modulations is not None else None))
         x = self.stages[0].run(x, modulations)
         for stage, skip_conv, level, affine, name, (skip_range, sum_range) in zip(
                 self.stages[1:], self.skips, features[1:], affines[1:], self.levels[1:], self.joins):

@@ -166,6 +166,11 @@ class ConvLayer(nn.Sequential):
             layers.append(nn.ReLU(inplace=True))
         super().__init__(*layers)
 
+    @property
+    def hidden(self) -> bool:
+        """A hidden layer (with its ReLU; the last, RGB one has none): what the style may modulate."""
+        return len(self) == 3
+
 
 class Upsample(nn.Module):
     """Nearest-neighbour x2 (the "resize" of resize-convolution)."""
@@ -282,7 +287,7 @@ class Decoder(nn.Module):
     @property
     def modulation_channels(self) -> tuple[int, ...]:
         """Output channels of each hidden convolution (those the style may modulate)."""
-        return tuple(layer[1].out_channels for layer in self.layers if isinstance(layer, ConvLayer) and len(layer) == 3)
+        return tuple(layer[1].out_channels for layer in self.layers if isinstance(layer, ConvLayer) and layer.hidden)
 
     def forward(self, features: torch.Tensor, skips: list[torch.Tensor] | tuple[torch.Tensor, ...] = (),
                 style: torch.Tensor | None = None) -> torch.Tensor:
@@ -336,7 +341,7 @@ class Decoder(nn.Module):
                 if len(self.skips):
                     x = x + next(added)
             else:
-                x = _conv_layer(layer, x, next(modulations) if len(layer) == 3 else None, fold)
+                x = _conv_layer(layer, x, next(modulations) if layer.hidden else None, fold)
         return x
 
 
