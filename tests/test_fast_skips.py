@@ -69,6 +69,14 @@ def test_statistics_of_int8_features_are_those_of_the_dequantized_ones():
     assert torch.allclose(mean, ref_mean, atol=1e-4) and torch.allclose(std, ref_std, atol=1e-3)
 
 
+def test_blockwise_statistics_stay_on_the_maps_device():
+    # the bf16 path sums blocks into accumulators, which must live where the maps do (a CPU
+    # accumulator broke training on CUDA); "meta" tensors show the device without a GPU
+    maps = torch.empty(2, 4, 6, 6, dtype=torch.bfloat16, device="meta").contiguous(memory_format=torch.channels_last)
+    mean, std = network.mean_std(maps)
+    assert mean.device.type == std.device.type == "meta" and mean.shape == std.shape == (2, 4)
+
+
 def test_a_skip_decoder_file_loads_as_one(tmp_path):
     _, skip = _plain_and_skip()
     torch.save({"decoder": {k: v.half() for k, v in skip.state_dict().items()}}, tmp_path / "skip.pt")

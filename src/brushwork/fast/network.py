@@ -84,7 +84,8 @@ def _blockwise_moments(codes: torch.Tensor, rows: int = 8192) -> tuple[torch.Ten
     batch, channels = codes.shape[:2]
     means, variances = [], []
     for image in codes.permute(0, 2, 3, 1).reshape(batch, -1, channels):      # (HW, C) per image
-        total, squares = torch.zeros(channels), torch.zeros(channels)
+        total = torch.zeros(channels, device=codes.device)
+        squares = torch.zeros(channels, device=codes.device)
         for block in image.split(rows):
             values = block.float()
             total += values.sum(dim=0)
