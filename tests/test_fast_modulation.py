@@ -3,8 +3,10 @@ decoder it is made from, folds exactly, runs in int8, trains, exports and loads.
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 import brushwork
 from brushwork.cli import main
@@ -119,3 +121,58 @@ def test_training_a_modulated_decoder_from_a_shipped_one(tmp_path, capsys):
     assert "--modulate" in capsys.readouterr().err
     assert main([*args, "-o", str(tmp_path / "other"), "--init", str(exported)]) == 2
     assert "--modulate" in capsys.readouterr().err and not (tmp_path / "other").exists()
+
+
+def _painting(kind: str, size: int = 192) -> Image.Image:
+    """Pictures unlike the training paintings: a near-black starfield, two-colour stripes, one flat colour."""
+    rng = np.random.default_rng(3)
+    if kind == "dark":
+        image = rng.gamma(0.3, 0.03, (size, size, 3)).clip(0, 1)
+    elif kind == "stripes":
+        return make_style(size)
+    else:
+        image = np.broadcast_to([0.8, 0.3, 0.15], (size, size, 3))
+    return Image.fromarray((image * 255).astype(np.uint8))
+
+
+@pytest.mark.parametrize("kind", ["dark", "stripes", "flat"])
+@pytest.mark.parametrize("size", [128, 384])
+def test_the_shipped_decoder_paints_unusual_paintings_sanely(stylizer, photo, kind, size):
+    # The modulation maps the style vector to per-channel scales; a decoder that learnt that map
+    # only at its few dozen training paintings turned such pictures into neon or blank images.
+    painting = _painting(kind)
+    result = np.asarray(stylizer(photo, painting, mode="fast", size=size).image, dtype=np.float64) / 255
+    assert 0.03 < result.mean() < 0.97 and result.std() > 0.02          # a picture, not a blank
+    if kind != "stripes":   # (a two-colour texture is painted anew: its mean colour need not survive)
+        wanted = np.asarray(painting, dtype=np.float64).reshape(-1, 3).mean(0) / 255
+        assert np.abs(result.reshape(-1, 3).mean(0) - wanted).max() < 0.2   # the painting's colours
+
+
+def test_hue_rotation_keeps_luma_and_comes_round():
+    from brushwork.fast.train import _RGB_TO_YIQ, rotate_hue
+
+    torch.manual_seed(0)
+    image = 0.3 + 0.4 * torch.rand(3, 8, 8)              # mid-tones: no clipping on the way
+    luma = torch.einsum("j,jhw->hw", _RGB_TO_YIQ[0], image)
+    turned = rotate_hue(image, 120)
+    assert not torch.allclose(turned, image, atol=1e-2)
+    assert torch.allclose(torch.einsum("j,jhw->hw", _RGB_TO_YIQ[0], turned), luma, atol=1e-5)
+    assert torch.allclose(rotate_hue(rotate_hue(turned, 120), 120), image, atol=1e-5)
+
+
+def test_style_augment_recolours_the_cached_painting_crops(tmp_path, capsys):
+    import random
+
+    from brushwork.fast.train import augment_painting
+
+    crop = torch.rand(3, 16, 16)
+    a, b = augment_painting(crop, random.Random(5)), augment_painting(crop, random.Random(5))
+    assert torch.equal(a, b) and a.shape == crop.shape and 0 <= a.min() and a.max() <= 1
+    assert not torch.allclose(a, crop, atol=1e-2)
+    content, style = _folders(tmp_path)
+    code = main(["train-fast", "--content", str(content), "--style", str(style), "-o", str(tmp_path / "run"),
+                 "--steps", "2", "--batch-size", "2", "--crop", "32", "--style-crops", "3", "--style-augment",
+                 "--skips", "--modulate", "--objective", "gatys", "--gram-weight", "10", "--identity-weight", "0",
+                 "--device", "cpu", "--precision", "fp32", "--checkpoint-every", "2", "-q"])
+    assert code == 0
+    assert '"style_augment": true' in (tmp_path / "run" / "config.json").read_text()

@@ -50,6 +50,9 @@ def register(commands: Any) -> None:
                             "runs at high learning rates from diverging (loss.csv logs the norm as grad_norm)")
     train.add_argument("--init", metavar="FILE", help="start from these decoder weights (checkpoint or shipped file)")
     train.add_argument("--style-crops", type=int, default=8, help="cached random crops per painting [8]")
+    train.add_argument("--style-augment", action="store_true",
+                       help="recolour the cached painting crops (hue, saturation, gamma) so a modulated decoder "
+                            "sees more than the training paintings' own style vectors")
     train.add_argument("--checkpoint-every", type=int, default=100, metavar="N", help="checkpoint every N steps [100]")
     train.add_argument("--log-every", type=int, default=10, metavar="N", help="log the loss every N steps [10]")
     train.add_argument("--max-minutes", type=float, help="stop after this much wall time (checkpointing first)")
@@ -139,7 +142,8 @@ def _train_command(args: argparse.Namespace) -> int:
                          objective=args.objective, skips=args.skips, modulated=args.modulate,
                          perceptual_every=args.perceptual_every, clip_grad_norm=args.clip_grad_norm,
                          widths=tuple(args.widths) if args.widths else TrainConfig.widths,
-                         style_crops=args.style_crops, checkpoint_every=args.checkpoint_every,
+                         style_crops=args.style_crops, style_augment=args.style_augment,
+                         checkpoint_every=args.checkpoint_every,
                          log_every=args.log_every, max_minutes=args.max_minutes, device=args.device,
                          precision=args.precision, seed=args.seed)
 
