@@ -300,8 +300,8 @@ def test_train_fast_bad_folder_is_exit_2(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("long_side, style_scale, expected", [
-    (128, 1.0, 128), (256, 1.0, 256), (512, 1.0, 384), (1024, 1.0, 768), (512, 2.0, 768), (64, 0.5, 32)])
-def test_fast_mode_reads_paintings_at_three_quarters_but_not_below_256_px(long_side, style_scale, expected):
+    (128, 1.0, 320), (256, 1.0, 320), (512, 1.0, 384), (1024, 1.0, 768), (512, 2.0, 768), (64, 0.5, 320)])
+def test_fast_mode_reads_paintings_at_three_quarters_but_not_below_320_px(long_side, style_scale, expected):
     from brushwork.fast.model import style_long_side
     from brushwork.options import StyleOptions
 

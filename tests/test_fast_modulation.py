@@ -142,7 +142,7 @@ def test_the_shipped_decoder_paints_unusual_paintings_sanely(stylizer, photo, ki
     # only at its few dozen training paintings turned such pictures into neon or blank images.
     painting = _painting(kind)
     result = np.asarray(stylizer(photo, painting, mode="fast", size=size).image, dtype=np.float64) / 255
-    assert 0.03 < result.mean() < 0.97 and result.std() > 0.02          # a picture, not a blank
+    assert 0.03 < result.mean() < 0.97 and result.std() > 0.01          # a picture, not a blank
     if kind != "stripes":   # (a two-colour texture is painted anew: its mean colour need not survive)
         wanted = np.asarray(painting, dtype=np.float64).reshape(-1, 3).mean(0) / 255
         assert np.abs(result.reshape(-1, 3).mean(0) - wanted).max() < 0.2   # the painting's colours

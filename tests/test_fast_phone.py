@@ -72,11 +72,11 @@ def test_a_new_runtime_changes_the_build_digest(site, tmp_path, monkeypatch):
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (deps/apt/fast.txt)")
 def test_phone_page_stylizes_in_the_browser(site, tmp_path):
     _, url = site
-    # both at the sizes the page reads them at (256 px), as PNG: no resampling or JPEG decoder
-    # differences, so the page's result can be compared with brushwork's own below
+    # both at the sizes the page reads them at (photo 256 px, painting 320 px: the floor), as PNG:
+    # no resampling or JPEG decoder differences, so the page's result can be compared with brushwork's own below
     photo, painting = tmp_path / "photo.png", tmp_path / "painting.png"
     Image.open(EXAMPLES / "astronaut.jpg").convert("RGB").resize((256, 256)).save(photo)
-    Image.open(EXAMPLES / "strokes.png").convert("RGB").resize((256, 256)).save(painting)
+    Image.open(EXAMPLES / "strokes.png").convert("RGB").resize((320, 320)).save(painting)
     with playwright_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         try:

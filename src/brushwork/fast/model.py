@@ -155,17 +155,19 @@ def _int8_networks(encoder: Encoder, decoder: Decoder, ranges: Ranges | None,
                            f"({error.args[0]}); run brushwork calibrate-fast again") from None
 
 
-#: The decoder learned from style statistics of paintings shrunk to ~160-256 px (training crops),
-#: so fast mode reads the painting at 3/4 of the optimizer's size, but not below 256 px (or the
-#: optimizer's size where that is smaller): closer to what the decoder was trained on. On the four
-#: benchmark pairs at 512 px, 3/4 beats 1/2 (mean style distance 0.420 against 0.456, content
-#: 0.975 against 1.017: finer strokes, less mottling) for ~0.06 s more per new painting (int8); with
-#: the full size, run 3's decoder scored 7-13 % worse on style. Below 256 px nothing changes.
+#: The decoder learned from style statistics of painting crops at about 1-1.6x the crop size
+#: (192-256 px crops), so fast mode reads the painting at 3/4 of the optimizer's size, and never
+#: below 320 px, even for smaller outputs. On the four benchmark pairs at 512 px, 3/4 beats 1/2
+#: (mean style distance 0.420 against 0.456, content 0.975 against 1.017: finer strokes, less
+#: mottling) for ~0.06 s more per new painting (int8); with the full size, run 3's decoder scored
+#: 7-13 % worse on style. The floor came with run 11 (GPU-trained, 256-px crops): read at 128-256
+#: px, paintings gave it style vectors unlike its training ones, and a 128-px result scored 0.80
+#: (style) where 320 px gives 0.53 (astronaut and the benchmark pairs; run 10 read at 128 px: 0.45).
 FAST_STYLE_SCALE = 0.75
-FAST_STYLE_MIN_SIDE = 256
+FAST_STYLE_MIN_SIDE = 320
 
 
 def style_long_side(opts: StyleOptions, width: int, height: int) -> int:
     """Long side at which fast mode reads style images (see FAST_STYLE_SCALE)."""
     full = max(16, round(max(width, height) * opts.style_scale))       # the optimizer's size
-    return max(min(FAST_STYLE_MIN_SIDE, full), round(full * FAST_STYLE_SCALE))
+    return max(FAST_STYLE_MIN_SIDE, round(full * FAST_STYLE_SCALE))

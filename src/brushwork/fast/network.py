@@ -49,6 +49,12 @@ EPS = 1e-5
 #: levels' SKIP_SCALES do (at 1x, 400 steps at 8e-5 moved the scales by ~1 %).
 MODULATION_BOTTLENECK = 128
 MODULATION_GAIN = 10.0
+#: Soft bounds (b * tanh(x / b)) on the modulation's standardised input and on its scales' and
+#: shifts' distance from identity: near-identity inside (the training paintings' vectors mostly
+#: lie within 2 spreads of the centre), bounded outside, where the map was never trained.
+MODULATION_INPUT_BOUND = 2.0
+MODULATION_SCALE_BOUND = 1.0
+MODULATION_SHIFT_BOUND = 2.0
 #: Decoder widths, coarse to fine: relu4_1 (1/8 size) -> 3 upsamplings -> RGB. Narrower than the
 #: AdaIN paper's mirror of VGG (256-128-64): 2.5x fewer operations, 2x fewer weights.
 DECODER_WIDTHS = (256, 128, 64, 32)
@@ -210,7 +216,12 @@ class StyleModulation(nn.Module):
     training paintings' spread (`center`, `spread`: set once by `fit`, saved with the weights);
     without that, the first layer's outputs were nearly the same for every painting and the
     modulation learnt one global, style-blind offset. The last layer starts at zero: a modulated
-    decoder starts as the decoder it was made from."""
+    decoder starts as the decoder it was made from.
+
+    Both ends are soft-bounded (`soft_bound`): learnt from a few dozen paintings, the map is only
+    known near their vectors, and an 8,400-step GPU run extrapolated to scales of -0.8 to 4 for an
+    unseen dark or two-colour picture, which came out neon green or blank white. Bounded, the
+    same decoder paints those sanely and scores the same on the benchmark (2.64 against 2.63)."""
 
     def __init__(self, vector_size: int, channels: tuple[int, ...], bottleneck: int = MODULATION_BOTTLENECK) -> None:
         super().__init__()
@@ -229,10 +240,17 @@ class StyleModulation(nn.Module):
         self.spread.copy_(logs.std(dim=0).clamp_min(1e-2) if len(logs) > 1 else torch.ones_like(self.spread))
 
     def forward(self, vector: torch.Tensor) -> list[Affine]:
-        standard = (torch.log1p(F.relu(vector.float())) - self.center) / self.spread
+        standard = soft_bound((torch.log1p(F.relu(vector.float())) - self.center) / self.spread,
+                              MODULATION_INPUT_BOUND)
         hidden = F.relu(self.squeeze(standard.to(self.squeeze.weight.dtype)))
         parts = (MODULATION_GAIN * self.expand(hidden).float()).split([2 * width for width in self.channels], dim=1)
-        return [(1 + scale, shift) for scale, shift in (part.chunk(2, dim=1) for part in parts)]
+        return [(1 + soft_bound(scale, MODULATION_SCALE_BOUND), soft_bound(shift, MODULATION_SHIFT_BOUND))
+                for scale, shift in (part.chunk(2, dim=1) for part in parts)]
+
+
+def soft_bound(x: torch.Tensor, bound: float) -> torch.Tensor:
+    """x squashed smoothly into (-bound, bound): about x where |x| << bound."""
+    return bound * torch.tanh(x / bound)
 
 
 def modulate_conv(weight: torch.Tensor, bias: torch.Tensor, modulation: Affine) -> tuple[torch.Tensor, torch.Tensor]:

@@ -2,10 +2,10 @@
 // (onnxruntime-web, WebAssembly). Images never leave the device.
 "use strict";
 
-// The painting is read at 3/4 of the output's long side, but not below 256 px (brushwork's
-// FAST_STYLE_SCALE and FAST_STYLE_MIN_SIDE): the decoder learned from paintings shrunk to ~256 px.
-const STYLE_SCALE = 0.75, STYLE_MIN_SIDE = 256;
-const styleSide = (size) => Math.max(Math.min(STYLE_MIN_SIDE, size), Math.round(size * STYLE_SCALE));
+// The painting is read at 3/4 of the output's long side, and never below 320 px (brushwork's
+// FAST_STYLE_SCALE and FAST_STYLE_MIN_SIDE): the decoder learned from painting crops of 192-256 px.
+const STYLE_SCALE = 0.75, STYLE_MIN_SIDE = 320;
+const styleSide = (size) => Math.max(STYLE_MIN_SIDE, Math.round(size * STYLE_SCALE));
 // A mirrored border around the photo, cut off again afterwards: VGG's zero padding makes the
 // picture's edges unlike anything the decoder was trained on, and it drew streaks there
 // (brushwork's EDGE_MARGIN, the same on the desktop).
