@@ -1,0 +1,81 @@
+"""Score fast-mode decoder files against the optimizer pictures a fast_mode.py run left in --bench.
+
+    python benchmarks/fast_mode.py --images ../shared/images --out OUT        # once: optimizer pictures
+    python benchmarks/score_decoders.py --bench OUT run/a.pt run/b.pt ...      # then any number of decoders
+
+For choosing between training checkpoints (the shipped decoder was picked this way): for each
+decoder, the mean and per-pair style / content distance ratios to the optimizer (lower is closer),
+and with --sheets a strip of its results to look at. The optimizer is not run again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+from pathlib import Path
+
+from PIL import Image
+
+import brushwork
+from brushwork.metrics import score
+
+
+def images(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in {".jpg", ".jpeg", ".png"})
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("decoders", nargs="+", type=Path, help="decoder files (checkpoints or exported fp16 files)")
+    parser.add_argument("--bench", type=Path, required=True, help="a fast_mode.py --out folder (optimizer pictures)")
+    parser.add_argument("--images", type=Path, default=Path("../shared/images"))
+    parser.add_argument("--pairs", type=int, default=4)
+    parser.add_argument("--size", type=int, default=512)
+    parser.add_argument("--precision", default="fp32", help="fast mode's precision [fp32: the weights themselves]")
+    parser.add_argument("--sheets", type=Path, help="write a strip of each decoder's results here")
+    args = parser.parse_args()
+    contents, styles = images(args.images / "content"), images(args.images / "style")
+    pairs = [(contents[i % len(contents)], styles[i % len(styles)]) for i in range(args.pairs)]
+    reference = brushwork.Stylizer()
+    optimizer = {}
+    for content, style in pairs:
+        picture = args.bench / f"optimize_{content.stem}_{style.stem}.png"
+        if not picture.is_file():
+            parser.error(f"{picture} is missing: run benchmarks/fast_mode.py --out {args.bench} first")
+        optimizer[content.stem] = score(reference, Image.open(picture).convert("RGB"), content, style)
+    table = {}
+    for decoder in args.decoders:
+        stylizer = brushwork.Stylizer(fast_weights=decoder)
+        ratios, pictures = [], []
+        for content, style in pairs:
+            picture = stylizer(content, style, mode="fast", size=args.size, precision=args.precision).image
+            got, slow = score(stylizer, picture, content, style), optimizer[content.stem]
+            ratios.append((got.style / slow.style, got.content / slow.content))
+            pictures.append(picture)
+        style_mean, content_mean = (statistics.mean(r[i] for r in ratios) for i in (0, 1))
+        table[str(decoder)] = {"style_ratio": style_mean, "content_ratio": content_mean, "pairs": ratios}
+        print(f"{decoder}: {style_mean:.3f} / {content_mean:.3f}   "
+              + "  ".join(f"{s:.2f}/{c:.2f}" for s, c in ratios), flush=True)
+        if args.sheets:
+            strip(pictures).save(_sheet_path(args.sheets, decoder))
+    if args.sheets:
+        (args.sheets / "scores.json").write_text(json.dumps(table, indent=1))
+
+
+def strip(pictures: list[Image.Image], cell: int = 256) -> Image.Image:
+    out = Image.new("RGB", (cell * len(pictures), cell), "white")
+    for i, picture in enumerate(pictures):
+        thumb = picture.copy()
+        thumb.thumbnail((cell, cell))
+        out.paste(thumb, (i * cell, 0))
+    return out
+
+
+def _sheet_path(folder: Path, decoder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{decoder.parent.name}_{decoder.stem}.png"
+
+
+if __name__ == "__main__":
+    main()
