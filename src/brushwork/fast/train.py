@@ -173,7 +173,8 @@ def augment_painting(image: torch.Tensor, rng: random.Random) -> torch.Tensor:
     Why: the modulated decoder maps the style vector to per-channel scales, and with only the
     training paintings' few dozen vectors it learnt that map exactly there; a GPU run (8,400
     steps) turned an unseen dark or two-colour picture into a neon or blank image. Recoloured
-    crops spread the vectors it learns from."""
+    crops spread the vectors it learns from (for training from scratch: 400 CPU steps of it from
+    that run did not mend those faults; the modulation's bounds in network.py did)."""
     if rng.random() < 0.5:
         image = rotate_hue(image, rng.uniform(0, 360))
     grey = image.mean(0, keepdim=True)
