@@ -29,6 +29,12 @@ def images(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in {".jpg", ".jpeg", ".png"})
 
 
+def pairs(folder: Path, count: int) -> list[tuple[Path, Path]]:
+    """The benchmark pairs: content i with style i of `folder`/content and `folder`/style, cycling."""
+    contents, styles = images(folder / "content"), images(folder / "style")
+    return [(contents[i % len(contents)], styles[i % len(styles)]) for i in range(count)]
+
+
 def sheet(rows: list[list[Image.Image]], labels: list[str], cell: int = 256) -> Image.Image:
     out = Image.new("RGB", (cell * len(labels), cell * len(rows) + 20), "white")
     draw = ImageDraw.Draw(out)
@@ -55,13 +61,12 @@ def main() -> None:
                                                              "int8, bf16, fp32 [auto]")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    contents, styles = images(args.images / "content"), images(args.images / "style")
-    pairs = [(contents[i % len(contents)], styles[i % len(styles)]) for i in range(args.pairs)]
+    chosen = pairs(args.images, args.pairs)
     stylizer = brushwork.Stylizer(fast_weights=args.fast_weights)
     fast_options = {"mode": "fast", "size": args.size, "precision": args.precision}
-    stylizer(pairs[0][0], pairs[0][1], **fast_options)                     # warm-up (loads the model)
+    stylizer(chosen[0][0], chosen[0][1], **fast_options)                   # warm-up (loads the model)
     results, rows = [], []
-    for content, style in pairs:
+    for content, style in chosen:
         times, cached_times = [], []
         for _ in range(args.repeats):
             stylizer.clear_caches()                  # a painting seen for the first time ...

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from fast_mode import images, write_results  # noqa: E402
+from fast_mode import pairs, write_results  # noqa: E402
 
 import brushwork  # noqa: E402
 from brushwork.metrics import score  # noqa: E402
@@ -36,10 +36,9 @@ def main() -> None:
                         help="step budgets for both starts [25 50 125]")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    contents, styles = images(args.images / "content"), images(args.images / "style")
-    pairs = [(contents[i % len(contents)], styles[i % len(styles)]) for i in range(args.pairs)]
+    chosen = pairs(args.images, args.pairs)
     stylizer = brushwork.Stylizer()
-    stylizer(pairs[0][0], pairs[0][1], size=64, epochs=1, steps_per_epoch=1, init="fast")   # loads both models
+    stylizer(chosen[0][0], chosen[0][1], size=64, epochs=1, steps_per_epoch=1, init="fast")   # loads both models
     results, rows = [], []
 
     def run(content: Path, style: Path, label: str, **options: object) -> dict:
@@ -51,7 +50,7 @@ def main() -> None:
         print(json.dumps(entry), flush=True)
         return {**entry, "image": image}
 
-    for content, style in pairs:
+    for content, style in chosen:
         stylizer.clear_caches()
         runs = [run(content, style, "fast", mode="fast"), run(content, style, "default")]
         for steps in args.steps:

@@ -5,7 +5,7 @@
 
 For choosing between training checkpoints (the shipped decoder was picked this way): for each
 decoder, the mean and per-pair style / content distance ratios to the optimizer (lower is closer),
-and with --sheets a strip of its results to look at. The optimizer is not run again.
+and with --sheets a strip of its results to look at (fast_mode.py's contact sheet, one row). The optimizer is not run again.
 """
 
 from __future__ import annotations
@@ -13,16 +13,16 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import sys
 from pathlib import Path
 
 from PIL import Image
 
-import brushwork
-from brushwork.metrics import score
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fast_mode import pairs, sheet  # noqa: E402
 
-
-def images(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in {".jpg", ".jpeg", ".png"})
+import brushwork  # noqa: E402
+from brushwork.metrics import score  # noqa: E402
 
 
 def main() -> None:
@@ -35,22 +35,21 @@ def main() -> None:
     parser.add_argument("--precision", default="fp32", help="fast mode's precision [fp32: the weights themselves]")
     parser.add_argument("--sheets", type=Path, help="write a strip of each decoder's results here")
     args = parser.parse_args()
-    contents, styles = images(args.images / "content"), images(args.images / "style")
-    pairs = [(contents[i % len(contents)], styles[i % len(styles)]) for i in range(args.pairs)]
+    chosen = pairs(args.images, args.pairs)
     reference = brushwork.Stylizer()
     optimizer = {}
-    for content, style in pairs:
+    for content, style in chosen:
         picture = args.bench / f"optimize_{content.stem}_{style.stem}.png"
         if not picture.is_file():
             parser.error(f"{picture} is missing: run benchmarks/fast_mode.py --out {args.bench} first")
-        optimizer[content.stem] = score(reference, Image.open(picture).convert("RGB"), content, style)
+        optimizer[content, style] = score(reference, Image.open(picture).convert("RGB"), content, style)
     table = {}
     for decoder in args.decoders:
         stylizer = brushwork.Stylizer(fast_weights=decoder)
         ratios, pictures = [], []
-        for content, style in pairs:
+        for content, style in chosen:
             picture = stylizer(content, style, mode="fast", size=args.size, precision=args.precision).image
-            got, slow = score(stylizer, picture, content, style), optimizer[content.stem]
+            got, slow = score(stylizer, picture, content, style), optimizer[content, style]
             ratios.append((got.style / slow.style, got.content / slow.content))
             pictures.append(picture)
         style_mean, content_mean = (statistics.mean(r[i] for r in ratios) for i in (0, 1))
@@ -58,18 +57,10 @@ def main() -> None:
         print(f"{decoder}: {style_mean:.3f} / {content_mean:.3f}   "
               + "  ".join(f"{s:.2f}/{c:.2f}" for s, c in ratios), flush=True)
         if args.sheets:
-            strip(pictures).save(_sheet_path(args.sheets, decoder))
+            labels = [f"{content.stem} + {style.stem}" for content, style in chosen]
+            sheet([pictures], labels).save(_sheet_path(args.sheets, decoder))
     if args.sheets:
         (args.sheets / "scores.json").write_text(json.dumps(table, indent=1))
-
-
-def strip(pictures: list[Image.Image], cell: int = 256) -> Image.Image:
-    out = Image.new("RGB", (cell * len(pictures), cell), "white")
-    for i, picture in enumerate(pictures):
-        thumb = picture.copy()
-        thumb.thumbnail((cell, cell))
-        out.paste(thumb, (i * cell, 0))
-    return out
 
 
 def _sheet_path(folder: Path, decoder: Path) -> Path:
