@@ -48,7 +48,9 @@ PAT_MODES = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
 
 def read_gimp_pattern(data: bytes) -> Image.Image:
     """A GIMP .pat file (big-endian header: size, version, width, height, bytes per pixel, b"GPAT",
-    name; then the pixels) as an RGB image. Pillow reads GIMP brushes but not patterns."""
+    name; then the pixels) as an RGB image. Pillow reads GIMP brushes but not patterns. Alpha is
+    dropped (gimp-data's two patterns with alpha, Stripes1px/2px, come out black: kept so, since
+    run 14's training / held-out split was made that way)."""
     header_size, _version, width, height, depth = struct.unpack(">5I", data[:20])
     if data[20:24] != b"GPAT" or depth not in PAT_MODES:
         raise ValueError("not a GIMP pattern")
