@@ -35,6 +35,7 @@ from brushwork.fast.network import Encoder, StyleNetwork, TransferNetwork, frame
 from brushwork.fast.train import (  # noqa: E402
     GATYS_CONTENT_LAYER,
     GRAM_LAYERS,
+    gram_loss,
     list_images,
     random_crop,
 )
@@ -44,22 +45,14 @@ from brushwork.metrics import score  # noqa: E402
 from brushwork.weights import load_vgg19_weights  # noqa: E402
 
 
-def read(path: Path, long_side: int) -> torch.Tensor:
-    """(1, 3, H, W) in [0, 1], long side `long_side`."""
-    rgb = imaging.load_image(path).rgb
-    return imaging.to_tensor(imaging.resize(rgb, imaging.output_size(*rgb.size, long_side)))
-
-
 def optimizer_loss(loss_network: VGG19Features, output: torch.Tensor, grams: dict[str, torch.Tensor],
                    photo: torch.Tensor, content_weight: float) -> torch.Tensor:
-    """The optimizer's objective per image, averaged over the batch: Gram error + weight x content error."""
+    """The optimizer's objective per image, averaged over the batch (train-fast's objective "gatys"):
+    the relative Gram error against the one painting + weight x relu4_2's against each photo."""
     found = loss_network(output, (*GRAM_LAYERS, GATYS_CONTENT_LAYER))
-    total = output.new_zeros(())
-    for i in range(output.shape[0]):
-        style = sum(relative_squared_error(gram_matrix(found[n][i:i + 1].float()), grams[n]) for n in GRAM_LAYERS)
-        content = relative_squared_error(found[GATYS_CONTENT_LAYER][i].float(), photo[i])
-        total = total + style / len(GRAM_LAYERS) + content_weight * content
-    return total / output.shape[0]
+    targets = {name: gram.expand(len(output), -1, -1) for name, gram in grams.items()}
+    content = torch.vmap(relative_squared_error)(found[GATYS_CONTENT_LAYER].float(), photo).mean()
+    return gram_loss(found, targets) + content_weight * content
 
 
 def main() -> None:
@@ -102,13 +95,16 @@ def main() -> None:
     loss_network = VGG19Features(weights, "relu5_1", pooling="avg").requires_grad_(False)
 
     size = 512
-    content = read(content_path, size)
+    content = imaging.load_tensor(content_path, size)
     with torch.no_grad():      # the style vector as fast mode reads it; the Gram targets as score() does
-        vector = StyleNetwork(encoder, decoder.levels)(read(style_path, round(size * FAST_STYLE_SCALE)))
-        painting = loss_network(read(style_path, size), GRAM_LAYERS)
+        vector = StyleNetwork(encoder, decoder.levels)(imaging.load_tensor(style_path, round(size * FAST_STYLE_SCALE)))
+        painting = loss_network(imaging.load_tensor(style_path, size), GRAM_LAYERS)
         grams = {name: gram_matrix(painting[name]) for name in GRAM_LAYERS}
+        if args.fit == "pair":     # the one photo's content target, once
+            pair_photo = loss_network(content, (GATYS_CONTENT_LAYER,))[GATYS_CONTENT_LAYER]
+        else:
+            photos = [imaging.load_tensor(p, size)[0] for p in list_images(args.photos) if p.stem != content_path.stem]
     padded, crop = frame(content)
-    photos = [read(p, size)[0] for p in list_images(args.photos) if p.stem != content_path.stem]
     rng = random.Random(0)
     learning_rate = args.learning_rate or (1e-3 if args.train == "modulation" else 3e-4)
     optimizer = torch.optim.Adam(trained, lr=learning_rate)
@@ -129,18 +125,17 @@ def main() -> None:
     started = time.perf_counter()
     for step in range(1, args.steps + 1):
         if args.fit == "pair":
-            batch = padded
+            batch, photo = padded, pair_photo
         else:
             batch = torch.stack([random_crop(photos[rng.randrange(len(photos))], 256, rng, jitter=False)
                                  for _ in range(args.batch_size)])
-        with torch.no_grad():
-            photo = loss_network(batch if args.fit == "painting" else content, (GATYS_CONTENT_LAYER,))
+            with torch.no_grad():
+                photo = loss_network(batch, (GATYS_CONTENT_LAYER,))[GATYS_CONTENT_LAYER]
         with torch.autocast("cpu", dtype=torch.bfloat16):
             output = network(batch.contiguous(memory_format=torch.channels_last), vector.expand(len(batch), -1))
             if args.fit == "pair":
                 output = crop(output)
-            loss = optimizer_loss(loss_network, output.float(), grams, photo[GATYS_CONTENT_LAYER].float(),
-                                  args.content_weight)
+            loss = optimizer_loss(loss_network, output.float(), grams, photo.float(), args.content_weight)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()

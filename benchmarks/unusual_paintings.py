@@ -138,8 +138,9 @@ def check(result: Image.Image, painting: Image.Image, photo: Image.Image) -> dic
 
     to_painting = float(np.abs(mean_colour(result) - mean_colour(painting)).max())
     photo_to_painting = float(np.abs(mean_colour(photo) - mean_colour(painting)).max())
-    flat = spread(result) < 0.03 < spread(painting)
-    return {"std": spread(result), "colour_gap": to_painting, "photo_colour_gap": photo_to_painting,
+    result_spread = spread(result)
+    flat = result_spread < 0.03 < spread(painting)
+    return {"std": result_spread, "colour_gap": to_painting, "photo_colour_gap": photo_to_painting,
             "flagged": flat or to_painting > max(0.1, photo_to_painting)}
 
 
