@@ -122,9 +122,12 @@ def split(found: dict[str, Image.Image], long_side: int = 1024) -> dict[str, dic
         half = "train" if len(seen) % 2 else "heldout"
         if np.asarray(small, dtype=np.float32).std() / 255 >= 0.01:
             halves[half][name] = small
-    trained = {re.sub(r"_\d+x\d+$", "", name) for name in halves["train"]}
+    def unsized(name: str) -> str:       # "wallpaper-Elephants_3840x2160" -> "wallpaper-Elephants"
+        return re.sub(r"_\d+x\d+$", "", name)
+
+    trained = {unsized(name) for name in halves["train"]}
     halves["heldout"] = {name: image for name, image in halves["heldout"].items()
-                         if name == re.sub(r"_\d+x\d+$", "", name) or re.sub(r"_\d+x\d+$", "", name) not in trained}
+                         if unsized(name) == name or unsized(name) not in trained}
     return halves
 
 
