@@ -37,6 +37,7 @@ from brushwork.fast.train import (  # noqa: E402
     GRAM_LAYERS,
     gram_loss,
     list_images,
+    load_uint8,
     random_crop,
 )
 from brushwork.features import VGG19Features  # noqa: E402
@@ -103,7 +104,7 @@ def main() -> None:
         if args.fit == "pair":     # the one photo's content target, once
             pair_photo = loss_network(content, (GATYS_CONTENT_LAYER,))[GATYS_CONTENT_LAYER]
         else:
-            photos = [imaging.load_tensor(p, size)[0] for p in list_images(args.photos) if p.stem != content_path.stem]
+            photos = [load_uint8(p, 768) for p in list_images(args.photos) if p.stem != content_path.stem]
     padded, crop = frame(content)
     rng = random.Random(0)
     learning_rate = args.learning_rate or (1e-3 if args.train == "modulation" else 3e-4)

@@ -293,6 +293,69 @@ def test_fast_mode_keeps_tiny_and_odd_sizes(stylizer, strokes, size):
     assert stylizer(content, strokes, mode="fast", size=None).image.size == size
 
 
+def test_tuning_for_one_painting_file_starts_from_the_shipped_decoder(tmp_path, capsys):
+    content, style = _folders(tmp_path)
+    out, tuned = tmp_path / "tuned", tmp_path / "tuned.pt"
+    assert main(["train-fast", "--content", str(content), "--style", str(style / "b.jpg"), "-o", str(out),
+                 "--init", str(default_decoder_path()), "--skips", "--modulate", "--objective", "gatys",
+                 "--gram-weight", "10", "--identity-weight", "0", "--batch-size", "2", "--crop", "32",
+                 "--style-whole", "64", "--steps", "2", "--checkpoint-every", "2", "--device", "cpu",
+                 "--precision", "fp32", "--export", str(tuned)]) == 0
+    shipped, result = load_decoder(), load_decoder(tuned)
+    assert shipped.modulation is not None and result.modulation is not None
+    # one painting leaves the modulation's input standardisation as shipped (one vector has no spread)
+    assert torch.equal(result.modulation.spread, shipped.modulation.spread)
+    moved = [not torch.equal(a, b) for a, b in zip(shipped.state_dict().values(), result.state_dict().values())]
+    assert any(moved)
+    capsys.readouterr()
+
+
+def test_whole_painting_targets_are_the_paintings_as_score_reads_them(tmp_path):
+    from brushwork.fast.network import Encoder
+    from brushwork.fast.train import GRAM_LAYERS, _whole_painting_features, load_uint8
+    from brushwork.features import VGG19Features
+    from brushwork.losses import gram_matrix
+    from brushwork.weights import load_vgg19_weights
+
+    _, style = _folders(tmp_path)
+    weights = load_vgg19_weights()
+    painting = load_uint8(style / "a.png", 768)                    # 96 x 96
+    found, seen = _whole_painting_features(painting, 64, Encoder(weights), VGG19Features(weights, "relu5_1"),
+                                           ("relu1_1",), GRAM_LAYERS)
+    assert found["relu1_1"].shape[-1] == 320        # the vector as fast mode reads paintings (not below 320 px)
+    assert seen["relu1_1"].shape[-1] == 64          # the Gram targets at the output's size
+    assert set(seen) == set(GRAM_LAYERS) and gram_matrix(seen["relu5_1"]).shape == (1, 512, 512)
+
+
+def test_style_whole_and_style_augment_are_refused_together(tmp_path, capsys):
+    content, style = _folders(tmp_path)
+    assert main(["train-fast", "--content", str(content), "--style", str(style), "-o", str(tmp_path / "o"),
+                 "--style-whole", "64", "--style-augment"]) == 2
+    assert "pick one" in capsys.readouterr().err
+
+
+def test_training_image_lists_take_one_file_but_not_a_non_image(tmp_path, capsys):
+    from brushwork.fast.train import list_images
+
+    _, style = _folders(tmp_path)
+    assert list_images(style / "a.png") == [style / "a.png"]
+    (tmp_path / "notes.txt").write_text("not a painting")
+    assert main(["train-fast", "--content", str(style), "--style", str(tmp_path / "notes.txt"),
+                 "-o", str(tmp_path / "o")]) == 2
+    assert "is not an image file" in capsys.readouterr().err
+
+
+def test_random_crop_refuses_float_images():
+    import random
+
+    from brushwork.fast.train import random_crop
+
+    with pytest.raises(TypeError, match="uint8"):
+        random_crop(torch.rand(3, 40, 40), 32, random.Random(0), jitter=False)
+    crop = random_crop(torch.full((3, 40, 40), 255, dtype=torch.uint8), 32, random.Random(0), jitter=False)
+    assert crop.shape == (3, 32, 32) and float(crop.min()) == pytest.approx(1.0)
+
+
 def test_train_fast_bad_folder_is_exit_2(tmp_path, capsys):
     assert main(["train-fast", "--content", str(tmp_path / "nope"), "--style", str(tmp_path),
                  "-o", str(tmp_path / "o")]) == 2

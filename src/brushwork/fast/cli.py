@@ -18,7 +18,9 @@ def register(commands: Any) -> None:
         description="Train the fast (feed-forward, AdaIN) decoder. Checkpoints, loss.csv and loss.png go "
                     "to --output; running again with the same --output resumes from the last checkpoint.")
     train.add_argument("--content", required=True, metavar="DIR", help="folder of photos (searched recursively)")
-    train.add_argument("--style", required=True, metavar="DIR", help="folder of paintings (searched recursively)")
+    train.add_argument("--style", required=True, metavar="DIR",
+                       help="folder of paintings (searched recursively), or one painting's file: with --init, tunes "
+                            "a decoder for that painting (docs/fast-mode.md)")
     train.add_argument("-o", "--output", required=True, metavar="DIR", help="folder for checkpoints and logs")
     train.add_argument("--steps", type=int, default=20000, help="training steps in all [20000]")
     train.add_argument("--batch-size", type=int, default=6, help="images per step [6]")
@@ -53,6 +55,10 @@ def register(commands: Any) -> None:
     train.add_argument("--style-augment", action="store_true",
                        help="recolour the cached painting crops (hue, saturation, gamma) so a modulated decoder "
                             "sees more than the training paintings' own style vectors")
+    train.add_argument("--style-whole", type=int, metavar="PX",
+                       help="style targets from each whole painting, its Gram matrices at PX px and its style vector "
+                            "as fast mode reads it for PX-px outputs, instead of random crops: for tuning to one "
+                            "painting at the size you stylize at (e.g. 512)")
     train.add_argument("--checkpoint-every", type=int, default=100, metavar="N", help="checkpoint every N steps [100]")
     train.add_argument("--log-every", type=int, default=10, metavar="N", help="log the loss every N steps [10]")
     train.add_argument("--max-minutes", type=float, help="stop after this much wall time (checkpointing first)")
@@ -74,7 +80,8 @@ def register(commands: Any) -> None:
                     "CPUs with VNNI (precision auto or int8): ~1.7x faster than bf16, same picture. "
                     "`train-fast --export` does this itself.")
     calibrate.add_argument("--content", required=True, metavar="DIR", help="folder of photos (searched recursively)")
-    calibrate.add_argument("--style", required=True, metavar="DIR", help="folder of paintings (searched recursively)")
+    calibrate.add_argument("--style", required=True, metavar="DIR",
+                           help="folder of paintings (searched recursively), or one painting's file")
     calibrate.add_argument("-o", "--output", required=True, metavar="FILE",
                            help="decoder file to write (may be --fast-weights itself: its weights are kept)")
     calibrate.add_argument("--fast-weights", metavar="FILE", help="decoder weights (default: the shipped ones)")
@@ -121,12 +128,14 @@ def _train_command(args: argparse.Namespace) -> int:
     from .train import TrainConfig, calibrate_int8, export_decoder, list_images, train
 
     for name in ("steps", "batch_size", "perceptual_every", "crop", "learning_rate", "style_crops", "checkpoint_every",
-                 "log_every", "max_minutes", "threads", "clip_grad_norm"):
+                 "log_every", "max_minutes", "threads", "clip_grad_norm", "style_whole"):
         _positive(name.replace("_", "-"), getattr(args, name))
     if args.widths and min(args.widths) < 1:
         raise InvalidInputError(f"--widths must be positive, not {' '.join(map(str, args.widths))}")
     if args.crop % 8 or args.crop < 32:
         raise InvalidInputError(f"--crop must be a multiple of 8 and at least 32, not {args.crop}")
+    if args.style_whole is not None and args.style_augment:
+        raise InvalidInputError("--style-augment recolours painting crops; --style-whole reads whole paintings: pick one")
     list_images(args.content), list_images(args.style)  # fail early, with one line, on bad folders
     if args.init and not Path(args.init).is_file():
         raise InvalidInputError(f"--init '{args.init}': no such file")
@@ -143,7 +152,7 @@ def _train_command(args: argparse.Namespace) -> int:
                          perceptual_every=args.perceptual_every, clip_grad_norm=args.clip_grad_norm,
                          widths=tuple(args.widths) if args.widths else TrainConfig.widths,
                          style_crops=args.style_crops, style_augment=args.style_augment,
-                         checkpoint_every=args.checkpoint_every,
+                         style_whole=args.style_whole, checkpoint_every=args.checkpoint_every,
                          log_every=args.log_every, max_minutes=args.max_minutes, device=args.device,
                          precision=args.precision, seed=args.seed)
 

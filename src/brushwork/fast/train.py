@@ -75,6 +75,7 @@ class TrainConfig:
     init: str | None = None           # start from these decoder weights (a checkpoint or shipped file)
     style_crops: int = 8              # cached random crops per style image
     style_augment: bool = False       # recolour those crops (see augment_painting)
+    style_whole: int | None = None    # targets from each whole painting at this long side instead of crops
     checkpoint_every: int = 100
     log_every: int = 10
     max_minutes: float | None = None
@@ -117,7 +118,12 @@ class TrainState:
 
 
 def list_images(folder: str | Path) -> list[Path]:
+    """The images in a folder (recursively), or the one image a file path names (tuning for one painting)."""
     path = Path(folder)
+    if path.is_file():
+        if path.suffix.lower() not in IMAGE_SUFFIXES:
+            raise InvalidInputError(f"'{path}' is not an image file ({', '.join(sorted(IMAGE_SUFFIXES))})")
+        return [path]
     if not path.is_dir():
         raise InvalidInputError(f"image folder '{path}' does not exist")
     found = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
@@ -126,8 +132,8 @@ def list_images(folder: str | Path) -> list[Path]:
     return found
 
 
-def _load(path: Path, max_side: int) -> torch.Tensor:
-    """An image as (3, H, W) uint8, long side at most `max_side` (keeps memory small)."""
+def load_uint8(path: Path, max_side: int) -> torch.Tensor:
+    """An image as (3, H, W) uint8, long side at most `max_side` (keeps memory small); `random_crop`'s input."""
     rgb = imaging.load_image(path).rgb
     if max(rgb.size) > max_side:
         rgb = imaging.resize(rgb, imaging.output_size(*rgb.size, max_side))
@@ -136,6 +142,8 @@ def _load(path: Path, max_side: int) -> torch.Tensor:
 
 def random_crop(image: torch.Tensor, crop: int, rng: random.Random, jitter: bool) -> torch.Tensor:
     """(3, H, W) uint8 -> (3, crop, crop) float in [0, 1]: random scale, crop, flip (+ colour jitter)."""
+    if image.dtype != torch.uint8:       # a [0, 1] float image would come out black (it is divided by 255)
+        raise TypeError(f"random_crop takes (3, H, W) uint8 images (load_uint8), got {image.dtype}")
     x = image.float().div(255)[None]
     short = min(x.shape[-2:])
     target = rng.uniform(crop, crop * 1.6)                   # short side after rescaling
@@ -190,8 +198,8 @@ def _autocast(device: torch.device, dtype: torch.dtype):
 def _prepare(config: TrainConfig, encoder: Encoder, loss_network: VGG19Features | None, levels: tuple[str, ...],
              device: torch.device, dtype: torch.dtype, rng: random.Random) -> _Data:
     # Photos live on the training device: cropping there keeps a GPU fed without loader workers.
-    contents = [_load(p, 768).to(device) for p in list_images(config.content_dir)]
-    styles = [_load(p, 768).to(device) for p in list_images(config.style_dir)]
+    contents = [load_uint8(p, 768).to(device) for p in list_images(config.content_dir)]
+    styles = [load_uint8(p, 768).to(device) for p in list_images(config.style_dir)]
     gram_layers = GRAM_LAYERS if config.gram_weight else ()
     means: dict[str, list[torch.Tensor]] = {n: [] for n in LOSS_LAYERS}
     stds: dict[str, list[torch.Tensor]] = {n: [] for n in LOSS_LAYERS}
@@ -199,13 +207,17 @@ def _prepare(config: TrainConfig, encoder: Encoder, loss_network: VGG19Features 
     sums = {name: 0.0 for name in LOSS_LAYERS}
     with torch.no_grad(), _autocast(device, dtype):
         for style in styles:
-            crops = [random_crop(style, config.crop, rng, jitter=False) for _ in range(config.style_crops)]
-            if config.style_augment:               # the first crop of each painting stays as painted
-                crops[1:] = [augment_painting(crop, rng) for crop in crops[1:]]
-            crops = torch.stack(crops)
-            found = encoder.layers(_channels_last(crops), _loss_layers(config))
-            # Gram targets as the loss network sees them (objective "gatys": the optimizer's VGG)
-            seen = found if loss_network is None else loss_network(_channels_last(crops), gram_layers)
+            if config.style_whole:                 # the painting as fast mode and `brushwork score` read it
+                found, seen = _whole_painting_features(style, config.style_whole, encoder, loss_network,
+                                                       _loss_layers(config), gram_layers)
+            else:
+                crops = [random_crop(style, config.crop, rng, jitter=False) for _ in range(config.style_crops)]
+                if config.style_augment:               # the first crop of each painting stays as painted
+                    crops[1:] = [augment_painting(crop, rng) for crop in crops[1:]]
+                crops = torch.stack(crops)
+                found = encoder.layers(_channels_last(crops), _loss_layers(config))
+                # Gram targets as the loss network sees them (objective "gatys": the optimizer's VGG)
+                seen = found if loss_network is None else loss_network(_channels_last(crops), gram_layers)
             for name in LOSS_LAYERS:
                 mean, std = mean_std(found[name])
                 means[name].append(mean), stds[name].append(std)
@@ -221,6 +233,25 @@ def _prepare(config: TrainConfig, encoder: Encoder, loss_network: VGG19Features 
     val_styles = torch.tensor([(i * 7919) % len(vectors) for i in range(config.batch_size)], device=device)
     return _Data(contents, style_means, style_stds, {n: torch.cat(v) for n, v in grams.items()}, vectors, sums,
                  val, val_styles)
+
+
+def _whole_painting_features(style: torch.Tensor, long_side: int, encoder: Encoder,
+                             loss_network: VGG19Features | None, layers: tuple[str, ...],
+                             gram_layers: tuple[str, ...]) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """A whole painting's encoder features at fast mode's style size for `long_side`-px outputs (its
+    style vector), and its Gram-layer features at `long_side` px (the targets `brushwork score` uses)."""
+    from .model import style_long_side
+
+    def at(side: int) -> torch.Tensor:
+        height, width = imaging.output_size(style.shape[-1], style.shape[-2], side)[::-1]
+        image = style.float().div(255)[None]
+        return _channels_last(F.interpolate(image, size=(height, width), mode="bilinear",
+                                            antialias=side < max(style.shape[-2:]), align_corners=False))
+
+    found = encoder.layers(at(style_long_side(make_options(), long_side, long_side)), layers)
+    gram_network = encoder.layers if loss_network is None else loss_network
+    seen = gram_network(at(long_side), gram_layers) if gram_layers else {}
+    return found, seen
 
 
 def _loss_layers(config: TrainConfig) -> tuple[str, ...]:
