@@ -18,7 +18,7 @@ def register(commands: Any) -> None:
         description="Train the fast (feed-forward, AdaIN) decoder. Checkpoints, loss.csv and loss.png go "
                     "to --output; running again with the same --output resumes from the last checkpoint.")
     train.add_argument("--content", required=True, metavar="DIR", help="folder of photos (searched recursively)")
-    train.add_argument("--style", required=True, metavar="DIR",
+    train.add_argument("--style", required=True, metavar="DIR|FILE",
                        help="folder of paintings (searched recursively), or one painting's file: with --init, tunes "
                             "a decoder for that painting (docs/fast-mode.md)")
     train.add_argument("-o", "--output", required=True, metavar="DIR", help="folder for checkpoints and logs")
@@ -80,7 +80,7 @@ def register(commands: Any) -> None:
                     "CPUs with VNNI (precision auto or int8): ~1.7x faster than bf16, same picture. "
                     "`train-fast --export` does this itself.")
     calibrate.add_argument("--content", required=True, metavar="DIR", help="folder of photos (searched recursively)")
-    calibrate.add_argument("--style", required=True, metavar="DIR",
+    calibrate.add_argument("--style", required=True, metavar="DIR|FILE",
                            help="folder of paintings (searched recursively), or one painting's file")
     calibrate.add_argument("-o", "--output", required=True, metavar="FILE",
                            help="decoder file to write (may be --fast-weights itself: its weights are kept)")

@@ -125,7 +125,8 @@ def list_images(folder: str | Path) -> list[Path]:
             raise InvalidInputError(f"'{path}' is not an image file ({', '.join(sorted(IMAGE_SUFFIXES))})")
         return [path]
     if not path.is_dir():
-        raise InvalidInputError(f"image folder '{path}' does not exist")
+        kind = "image file" if path.suffix.lower() in IMAGE_SUFFIXES else "image folder"
+        raise InvalidInputError(f"{kind} '{path}' does not exist")
     found = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
     if not found:
         raise InvalidInputError(f"image folder '{path}' holds no images")
@@ -199,7 +200,7 @@ def _prepare(config: TrainConfig, encoder: Encoder, loss_network: VGG19Features 
              device: torch.device, dtype: torch.dtype, rng: random.Random) -> _Data:
     # Photos live on the training device: cropping there keeps a GPU fed without loader workers.
     contents = [load_uint8(p, 768).to(device) for p in list_images(config.content_dir)]
-    styles = [load_uint8(p, 768).to(device) for p in list_images(config.style_dir)]
+    styles = [load_uint8(p, max(768, config.style_whole or 0)).to(device) for p in list_images(config.style_dir)]
     gram_layers = GRAM_LAYERS if config.gram_weight else ()
     means: dict[str, list[torch.Tensor]] = {n: [] for n in LOSS_LAYERS}
     stds: dict[str, list[torch.Tensor]] = {n: [] for n in LOSS_LAYERS}
