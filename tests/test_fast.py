@@ -312,16 +312,16 @@ def test_tuning_for_one_painting_file_starts_from_the_shipped_decoder(tmp_path, 
 
 def test_whole_painting_targets_are_the_paintings_as_score_reads_them(tmp_path):
     from brushwork.fast.network import Encoder
-    from brushwork.fast.train import GRAM_LAYERS, _whole_painting_features, load_uint8
+    from brushwork.fast.train import GRAM_LAYERS, _whole_painting_features
     from brushwork.features import VGG19Features
     from brushwork.losses import gram_matrix
     from brushwork.weights import load_vgg19_weights
 
     _, style = _folders(tmp_path)
     weights = load_vgg19_weights()
-    painting = load_uint8(style / "a.png", 768)                    # 96 x 96
+    painting = style / "a.png"                                     # 96 x 96
     found, seen = _whole_painting_features(painting, 64, Encoder(weights), VGG19Features(weights, "relu5_1"),
-                                           ("relu1_1",), GRAM_LAYERS)
+                                           ("relu1_1",), GRAM_LAYERS, torch.device("cpu"))
     assert found["relu1_1"].shape[-1] == 320        # the vector as fast mode reads paintings (not below 320 px)
     assert seen["relu1_1"].shape[-1] == 64          # the Gram targets at the output's size
     assert set(seen) == set(GRAM_LAYERS) and gram_matrix(seen["relu5_1"]).shape == (1, 512, 512)

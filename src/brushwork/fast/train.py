@@ -200,18 +200,19 @@ def _prepare(config: TrainConfig, encoder: Encoder, loss_network: VGG19Features 
              device: torch.device, dtype: torch.dtype, rng: random.Random) -> _Data:
     # Photos live on the training device: cropping there keeps a GPU fed without loader workers.
     contents = [load_uint8(p, 768).to(device) for p in list_images(config.content_dir)]
-    styles = [load_uint8(p, max(768, config.style_whole or 0)).to(device) for p in list_images(config.style_dir)]
+    paintings = list_images(config.style_dir)
     gram_layers = GRAM_LAYERS if config.gram_weight else ()
     means: dict[str, list[torch.Tensor]] = {n: [] for n in LOSS_LAYERS}
     stds: dict[str, list[torch.Tensor]] = {n: [] for n in LOSS_LAYERS}
     grams: dict[str, list[torch.Tensor]] = {n: [] for n in gram_layers}
     sums = {name: 0.0 for name in LOSS_LAYERS}
     with torch.no_grad(), _autocast(device, dtype):
-        for style in styles:
+        for painting in paintings:
             if config.style_whole:                 # the painting as fast mode and `brushwork score` read it
-                found, seen = _whole_painting_features(style, config.style_whole, encoder, loss_network,
-                                                       _loss_layers(config), gram_layers)
+                found, seen = _whole_painting_features(painting, config.style_whole, encoder, loss_network,
+                                                       _loss_layers(config), gram_layers, device)
             else:
+                style = load_uint8(painting, 768).to(device)
                 crops = [random_crop(style, config.crop, rng, jitter=False) for _ in range(config.style_crops)]
                 if config.style_augment:               # the first crop of each painting stays as painted
                     crops[1:] = [augment_painting(crop, rng) for crop in crops[1:]]
@@ -222,7 +223,7 @@ def _prepare(config: TrainConfig, encoder: Encoder, loss_network: VGG19Features 
             for name in LOSS_LAYERS:
                 mean, std = mean_std(found[name])
                 means[name].append(mean), stds[name].append(std)
-                sums[name] += float(found[name].float().pow(2).mean()) / len(styles)
+                sums[name] += float(found[name].float().pow(2).mean()) / len(paintings)
             with torch.autocast(device.type, enabled=False):      # Gram targets in fp32
                 for name in gram_layers:
                     grams[name].append(gram_matrix(seen[name]))
@@ -236,18 +237,17 @@ def _prepare(config: TrainConfig, encoder: Encoder, loss_network: VGG19Features 
                  val, val_styles)
 
 
-def _whole_painting_features(style: torch.Tensor, long_side: int, encoder: Encoder,
+def _whole_painting_features(painting: Path, long_side: int, encoder: Encoder,
                              loss_network: VGG19Features | None, layers: tuple[str, ...],
-                             gram_layers: tuple[str, ...]) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+                             gram_layers: tuple[str, ...], device: torch.device,
+                             ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
     """A whole painting's encoder features at fast mode's style size for `long_side`-px outputs (its
-    style vector), and its Gram-layer features at `long_side` px (the targets `brushwork score` uses)."""
+    style vector), and its Gram-layer features at `long_side` px (the targets `brushwork score` uses);
+    read from the file at each size, as those two read it."""
     from .model import style_long_side
 
     def at(side: int) -> torch.Tensor:
-        height, width = imaging.output_size(style.shape[-1], style.shape[-2], side)[::-1]
-        image = style.float().div(255)[None]
-        return _channels_last(F.interpolate(image, size=(height, width), mode="bilinear",
-                                            antialias=side < max(style.shape[-2:]), align_corners=False))
+        return _channels_last(imaging.load_tensor(painting, side, device))
 
     found = encoder.layers(at(style_long_side(make_options(), long_side, long_side)), layers)
     gram_network = encoder.layers if loss_network is None else loss_network
