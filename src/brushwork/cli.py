@@ -16,9 +16,9 @@ from typing import Any, Literal, NoReturn
 
 from . import __version__
 from .errors import BrushworkError, InvalidInputError
+from .formats import IMAGE_SUFFIXES
 from .options import StyleOptions
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
 EXIT_USAGE = 2
 #: Options that are not user flags of `stylize` (set by the tool itself or by other commands).
 HIDDEN_OPTIONS = {"preview_every", "mode"}
@@ -204,7 +204,8 @@ def _targets(contents: list[Path], output: Path, batch: bool) -> list[Path]:
 def _stylize_command(args: argparse.Namespace) -> int:
     from .callbacks import SaveEvery, chain
     from .engine import Stylizer
-    from .imaging import SAVE_FORMATS, save_image
+    from .formats import SAVE_FORMATS
+    from .imaging import save_image
     from .progress import ProgressBar
 
     contents, styles = _split_inputs(args)

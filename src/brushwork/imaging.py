@@ -21,13 +21,12 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import ImageDecodeError, ImageTooLargeError, InvalidInputError
+from .formats import SAVE_FORMATS
 
 ImageInput = Union[str, os.PathLike, bytes, Image.Image, np.ndarray]
 
 #: Default pixel limit for decoding (about 16k x 16k); beyond it we refuse rather than exhaust memory.
 MAX_IMAGE_PIXELS = 268_435_456
-SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".bmp": "BMP",
-                ".tif": "TIFF", ".tiff": "TIFF"}
 
 
 @dataclass(frozen=True)
