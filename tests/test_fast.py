@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -331,7 +332,42 @@ def test_style_whole_and_style_augment_are_refused_together(tmp_path, capsys):
     content, style = _folders(tmp_path)
     assert main(["train-fast", "--content", str(content), "--style", str(style), "-o", str(tmp_path / "o"),
                  "--style-whole", "64", "--style-augment"]) == 2
-    assert "pick one" in capsys.readouterr().err
+    assert "--whole-share below 1" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("flags", "message"), [(["--style-whole", "64", "--whole-share", "1.5"], "between 0 and 1"),
+                                                (["--whole-share", "0.5"], "give --style-whole PX too")])
+def test_whole_share_needs_style_whole_and_a_fraction(tmp_path, capsys, flags, message):
+    content, style = _folders(tmp_path)
+    assert main(["train-fast", "--content", str(content), "--style", str(style), "-o", str(tmp_path / "o"),
+                 *flags]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_whole_share_mixes_whole_painting_targets_with_crops(tmp_path):
+    import random
+
+    from brushwork.fast.network import Encoder
+    from brushwork.fast.train import TrainConfig, _prepare, pick_styles
+    from brushwork.weights import load_vgg19_weights
+
+    content, style = _folders(tmp_path)
+    config = TrainConfig(str(content), str(style), str(tmp_path / "o"), crop=32, style_crops=3, batch_size=2,
+                         style_whole=64, whole_share=0.5, gram_weight=10)
+    encoder, paintings = Encoder(load_vgg19_weights(), "relu5_1"), len(list(style.iterdir()))
+    data = _prepare(config, encoder, None, ("relu4_1",), torch.device("cpu"), torch.float32, random.Random(0))
+    assert data.whole_from == 3 * paintings and len(data.style_vectors) == 4 * paintings
+    assert data.style_grams["relu1_1"].shape[0] == 4 * paintings
+    # the whole-painting targets are those of whole paintings: same as --style-whole alone gives
+    whole = _prepare(replace(config, whole_share=1.0), encoder, None, ("relu4_1",), torch.device("cpu"),
+                     torch.float32, random.Random(0))
+    assert whole.whole_from == 0 and torch.allclose(whole.style_vectors, data.style_vectors[data.whole_from:])
+    rng = random.Random(1)
+    assert all(i >= data.whole_from for i in pick_styles(data, 50, 1.0, rng))
+    assert all(i < data.whole_from for i in pick_styles(data, 50, 0.0, rng))
+    half = pick_styles(data, 400, 0.5, rng)
+    assert 120 < sum(i >= data.whole_from for i in half) < 280
 
 
 def test_training_image_lists_take_one_file_but_not_a_non_image(tmp_path, capsys):

@@ -59,6 +59,9 @@ def register(commands: Any) -> None:
                        help="style targets from each whole painting, its Gram matrices at PX px and its style vector "
                             "as fast mode reads it for PX-px outputs, instead of random crops: for tuning to one "
                             "painting at the size you stylize at (e.g. 512)")
+    train.add_argument("--whole-share", type=float, default=1.0, metavar="F",
+                       help="with --style-whole: the share of style picks taken from whole paintings, the rest "
+                            "from the cached crops (both kinds are prepared when F < 1) [1]")
     train.add_argument("--checkpoint-every", type=int, default=100, metavar="N", help="checkpoint every N steps [100]")
     train.add_argument("--log-every", type=int, default=10, metavar="N", help="log the loss every N steps [10]")
     train.add_argument("--max-minutes", type=float, help="stop after this much wall time (checkpointing first)")
@@ -134,8 +137,13 @@ def _train_command(args: argparse.Namespace) -> int:
         raise InvalidInputError(f"--widths must be positive, not {' '.join(map(str, args.widths))}")
     if args.crop % 8 or args.crop < 32:
         raise InvalidInputError(f"--crop must be a multiple of 8 and at least 32, not {args.crop}")
-    if args.style_whole is not None and args.style_augment:
-        raise InvalidInputError("--style-augment recolours painting crops; --style-whole reads whole paintings: pick one")
+    if not 0 <= args.whole_share <= 1:
+        raise InvalidInputError(f"--whole-share must be between 0 and 1, not {args.whole_share:g}")
+    if args.whole_share < 1 and args.style_whole is None:
+        raise InvalidInputError("--whole-share mixes whole paintings with crops: give --style-whole PX too")
+    if args.style_whole is not None and args.whole_share == 1 and args.style_augment:
+        raise InvalidInputError("--style-augment recolours painting crops; --style-whole reads whole paintings only "
+                                "(give --whole-share below 1 to keep crops too)")
     list_images(args.content), list_images(args.style)  # fail early, with one line, on bad folders
     if args.init and not Path(args.init).is_file():
         raise InvalidInputError(f"--init '{args.init}': no such file")
@@ -152,9 +160,9 @@ def _train_command(args: argparse.Namespace) -> int:
                          perceptual_every=args.perceptual_every, clip_grad_norm=args.clip_grad_norm,
                          widths=tuple(args.widths) if args.widths else TrainConfig.widths,
                          style_crops=args.style_crops, style_augment=args.style_augment,
-                         style_whole=args.style_whole, checkpoint_every=args.checkpoint_every,
-                         log_every=args.log_every, max_minutes=args.max_minutes, device=args.device,
-                         precision=args.precision, seed=args.seed)
+                         style_whole=args.style_whole, whole_share=args.whole_share,
+                         checkpoint_every=args.checkpoint_every, log_every=args.log_every,
+                         max_minutes=args.max_minutes, device=args.device, precision=args.precision, seed=args.seed)
 
     def report(row: dict[str, float]) -> None:
         if not args.quiet:

@@ -38,6 +38,7 @@ from .. import imaging
 from ..device import resolve
 from ..errors import InvalidInputError
 from ..features import VGG19Features, deepest_layer
+from ..formats import IMAGE_SUFFIXES
 from ..options import make_options
 from ..losses import gram_matrix, relative_squared_error
 from ..weights import VGGWeights, load_vgg19_weights
@@ -45,7 +46,6 @@ from .network import (DECODER_WIDTHS, LOSS_LAYERS, Decoder, Encoder, adain_level
                       stats_vector, style_vector)
 from .plot import plot_curves
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
 LAST = "checkpoint-last.pt"
 BEST = "checkpoint-best.pt"
 
@@ -76,6 +76,7 @@ class TrainConfig:
     style_crops: int = 8              # cached random crops per style image
     style_augment: bool = False       # recolour those crops (see augment_painting)
     style_whole: int | None = None    # targets from each whole painting at this long side instead of crops
+    whole_share: float = 1.0          # with style_whole: the share of picks from it (below 1: crops for the rest)
     checkpoint_every: int = 100
     log_every: int = 10
     max_minutes: float | None = None
@@ -100,7 +101,8 @@ class _Data:
     style_vectors: torch.Tensor       # (N, vector size) the style vector of each cached crop
     layer_scale: dict[str, float]     # mean squared activation per loss layer
     validation: torch.Tensor          # (B, 3, crop, crop) fixed content crops
-    validation_styles: torch.Tensor   # (B,) fixed indices of cached style crops
+    validation_styles: torch.Tensor   # (B,) fixed indices of cached style targets
+    whole_from: int = 0               # targets from here on are whole paintings (0: one kind only)
 
     def targets(self, picks: torch.Tensor) -> dict[str, dict[str, torch.Tensor]]:
         """The style targets of the cached crops `picks` (B,): {"mean"|"std"|"gram": {layer: ...}}."""
@@ -202,16 +204,12 @@ def _prepare(config: TrainConfig, encoder: Encoder, loss_network: VGG19Features 
     contents = [load_uint8(p, 768).to(device) for p in list_images(config.content_dir)]
     paintings = list_images(config.style_dir)
     gram_layers = GRAM_LAYERS if config.gram_weight else ()
-    means: dict[str, list[torch.Tensor]] = {n: [] for n in LOSS_LAYERS}
-    stds: dict[str, list[torch.Tensor]] = {n: [] for n in LOSS_LAYERS}
-    grams: dict[str, list[torch.Tensor]] = {n: [] for n in gram_layers}
-    sums = {name: 0.0 for name in LOSS_LAYERS}
+    with_crops = not config.style_whole or config.whole_share < 1
+    # Targets in two runs, cached crops first, then whole paintings (from index `whole_from`)
+    kinds = {"crops": _Targets(), "whole": _Targets()}
     with torch.no_grad(), _autocast(device, dtype):
         for painting in paintings:
-            if config.style_whole:                 # the painting as fast mode and `brushwork score` read it
-                found, seen = _whole_painting_features(painting, config.style_whole, encoder, loss_network,
-                                                       _loss_layers(config), gram_layers, device)
-            else:
+            if with_crops:
                 style = load_uint8(painting, 768).to(device)
                 crops = [random_crop(style, config.crop, rng, jitter=False) for _ in range(config.style_crops)]
                 if config.style_augment:               # the first crop of each painting stays as painted
@@ -220,21 +218,52 @@ def _prepare(config: TrainConfig, encoder: Encoder, loss_network: VGG19Features 
                 found = encoder.layers(_channels_last(crops), _loss_layers(config))
                 # Gram targets as the loss network sees them (objective "gatys": the optimizer's VGG)
                 seen = found if loss_network is None else loss_network(_channels_last(crops), gram_layers)
-            for name in LOSS_LAYERS:
-                mean, std = mean_std(found[name])
-                means[name].append(mean), stds[name].append(std)
-                sums[name] += float(found[name].float().pow(2).mean()) / len(paintings)
-            with torch.autocast(device.type, enabled=False):      # Gram targets in fp32
-                for name in gram_layers:
-                    grams[name].append(gram_matrix(seen[name]))
-    style_means = {n: torch.cat(v) for n, v in means.items()}
-    style_stds = {n: torch.cat(v) for n, v in stds.items()}
+                kinds["crops"].add(found, seen, gram_layers)
+            if config.style_whole:                 # the painting as fast mode and `brushwork score` read it
+                found, seen = _whole_painting_features(painting, config.style_whole, encoder, loss_network,
+                                                       _loss_layers(config), gram_layers, device)
+                kinds["whole"].add(found, seen, gram_layers)
+    used = [t for t in kinds.values() if t.means]
+    style_means = {n: torch.cat([m for t in used for m in t.means[n]]) for n in LOSS_LAYERS}
+    style_stds = {n: torch.cat([m for t in used for m in t.stds[n]]) for n in LOSS_LAYERS}
+    style_grams = {n: torch.cat([m for t in used for m in t.grams[n]]) for n in gram_layers}
+    sums = {n: sum(s for t in used for s in t.squares[n]) / sum(len(t.squares[n]) for t in used)
+            for n in LOSS_LAYERS}
     vectors = stats_vector([(style_means[name], style_stds[name]) for name in levels])
+    whole_from = sum(len(m) for m in kinds["crops"].means[LOSS_LAYERS[0]]) if with_crops else 0
     val = torch.stack([random_crop(contents[i % len(contents)], config.crop, random.Random(i), jitter=False)
                        for i in range(config.batch_size)])
     val_styles = torch.tensor([(i * 7919) % len(vectors) for i in range(config.batch_size)], device=device)
-    return _Data(contents, style_means, style_stds, {n: torch.cat(v) for n, v in grams.items()}, vectors, sums,
-                 val, val_styles)
+    return _Data(contents, style_means, style_stds, style_grams, vectors, sums, val, val_styles, whole_from)
+
+
+@dataclass
+class _Targets:
+    """Style targets of one kind (crops or whole paintings) as they are gathered, painting by painting."""
+
+    means: dict[str, list[torch.Tensor]] = field(default_factory=lambda: {n: [] for n in LOSS_LAYERS})
+    stds: dict[str, list[torch.Tensor]] = field(default_factory=lambda: {n: [] for n in LOSS_LAYERS})
+    grams: dict[str, list[torch.Tensor]] = field(default_factory=lambda: {n: [] for n in GRAM_LAYERS})
+    squares: dict[str, list[float]] = field(default_factory=lambda: {n: [] for n in LOSS_LAYERS})
+
+    def add(self, found: dict[str, torch.Tensor], seen: dict[str, torch.Tensor], gram_layers: tuple[str, ...]) -> None:
+        for name in LOSS_LAYERS:
+            mean, std = mean_std(found[name])
+            self.means[name].append(mean), self.stds[name].append(std)
+            self.squares[name].append(float(found[name].float().pow(2).mean()))
+        with torch.autocast(found[LOSS_LAYERS[0]].device.type, enabled=False):      # Gram targets in fp32
+            for name in gram_layers:
+                self.grams[name].append(gram_matrix(seen[name]))
+
+
+def pick_styles(data: _Data, count: int, whole_share: float, rng: random.Random) -> list[int]:
+    """Indices of `count` style targets: each a whole painting with probability `whole_share` where the
+    data has both kinds, else any target (the data holds one kind)."""
+    total = len(data.style_vectors)
+    if 0 < data.whole_from < total:
+        return [rng.randrange(data.whole_from, total) if rng.random() < whole_share else rng.randrange(data.whole_from)
+                for _ in range(count)]
+    return [rng.randrange(total) for _ in range(count)]
 
 
 def _whole_painting_features(painting: Path, long_side: int, encoder: Encoder,
@@ -397,8 +426,7 @@ def train(config: TrainConfig, *, weights: VGGWeights | None = None, resume: boo
         content = torch.stack([random_crop(rng.choice(data.contents), config.crop, rng, jitter=True)
                                for _ in range(count)])
         if full:
-            picks = torch.tensor([rng.randrange(len(data.style_vectors)) for _ in range(config.batch_size)],
-                                 device=device)
+            picks = torch.tensor(pick_styles(data, config.batch_size, config.whole_share, rng), device=device)
             terms = loss_terms(encoder, decoder, _channels_last(content), data.style_vectors[picks],
                                data.targets(picks), data.layer_scale, config, device, dtype, loss_network)
             last = {k: v.detach() for k, v in terms.items()}
