@@ -135,6 +135,8 @@ def main() -> None:
             for rcc in sorted(root.rglob("*.rcc")):
                 files.update(read_rcc(rcc.read_bytes()))
     found = paintings(files)
+    if not found:
+        sys.exit(f"no paintings found: {args.debs or 'the download'} holds no {PACKAGE} .deb with them")
     titles = {}
     for index, name in enumerate(sorted(found)):
         title, picture = found[name]
