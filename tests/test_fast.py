@@ -166,9 +166,12 @@ def test_tiny_training_run_logs_checkpoints_resumes_and_exports(tmp_path, capsys
     args = ["train-fast", "--content", str(content), "--style", str(style), "-o", str(out), "--batch-size", "2",
             "--crop", "32", "--style-crops", "1", "--log-every", "1", "--checkpoint-every", "2",
             "--device", "cpu", "--precision", "fp32", "--perceptual-every", "2"]
-    assert main([*args, "--steps", "4"]) == 0
+    assert main([*args, "--steps", "4", "--keep-checkpoints"]) == 0
     rows = list(csv.DictReader((out / "loss.csv").open()))
     assert [int(r["step"]) for r in rows] == [1, 2, 3, 4]
+    kept = sorted(p.name for p in out.glob("checkpoint-[0-9]*.pt"))
+    assert kept == ["checkpoint-2.pt", "checkpoint-4.pt"]
+    assert torch.load(out / "checkpoint-2.pt", weights_only=True)["step"] == 2 and load_decoder(out / kept[0])
     assert all(float(r["total"]) > 0 for r in rows)
     assert (out / "loss.png").is_file() and Image.open(out / "loss.png").size == (800, 450)
     assert (out / "checkpoint-best.pt").is_file()

@@ -63,6 +63,9 @@ def register(commands: Any) -> None:
                        help="with --style-whole: the share of style picks taken from whole paintings, the rest "
                             "from the cached crops (both kinds are prepared when F < 1) [1]")
     train.add_argument("--checkpoint-every", type=int, default=100, metavar="N", help="checkpoint every N steps [100]")
+    train.add_argument("--keep-checkpoints", action="store_true",
+                       help="also keep each checkpoint's decoder as checkpoint-STEP.pt, to choose between them on "
+                            "scores (benchmarks/score_decoders.py): the validation loss on a few crops is noisy")
     train.add_argument("--log-every", type=int, default=10, metavar="N", help="log the loss every N steps [10]")
     train.add_argument("--max-minutes", type=float, help="stop after this much wall time (checkpointing first)")
     train.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N [auto]")
@@ -161,8 +164,9 @@ def _train_command(args: argparse.Namespace) -> int:
                          widths=tuple(args.widths) if args.widths else TrainConfig.widths,
                          style_crops=args.style_crops, style_augment=args.style_augment,
                          style_whole=args.style_whole, whole_share=args.whole_share,
-                         checkpoint_every=args.checkpoint_every, log_every=args.log_every,
-                         max_minutes=args.max_minutes, device=args.device, precision=args.precision, seed=args.seed)
+                         checkpoint_every=args.checkpoint_every, keep_checkpoints=args.keep_checkpoints,
+                         log_every=args.log_every, max_minutes=args.max_minutes, device=args.device,
+                         precision=args.precision, seed=args.seed)
 
     def report(row: dict[str, float]) -> None:
         if not args.quiet:

@@ -78,6 +78,7 @@ class TrainConfig:
     style_whole: int | None = None    # targets from each whole painting at this long side instead of crops
     whole_share: float = 1.0          # with style_whole: the share of picks from it (below 1: crops for the rest)
     checkpoint_every: int = 100
+    keep_checkpoints: bool = False    # also keep each checkpoint's decoder (checkpoint-STEP.pt) to score them
     log_every: int = 10
     max_minutes: float | None = None
     device: str = "auto"
@@ -494,9 +495,11 @@ def _checkpoint(out: Path, config: TrainConfig, encoder: Encoder, decoder: Decod
                "seconds": state.seconds, "history": state.history, "config": asdict(config),
                "rng": json.dumps(rng.getstate()), "torch_rng": torch.get_rng_state()}
     _atomic_save(payload, out / LAST)
+    decoder_only = {"decoder": payload["decoder"], "step": state.step, "validation": val, "config": asdict(config)}
     if is_best:
-        _atomic_save({"decoder": payload["decoder"], "step": state.step, "validation": val,
-                      "config": asdict(config)}, out / BEST)
+        _atomic_save(decoder_only, out / BEST)
+    if config.keep_checkpoints:     # the validation loss (a few fixed crops) is noisy: choose on scores instead
+        _atomic_save(decoder_only, out / f"checkpoint-{state.step}.pt")
     (out / "validation.json").write_text(json.dumps(state.history, indent=1))
     plot_curves(out / "loss.csv", state.history, out / "loss.png")
 
