@@ -103,7 +103,7 @@ class _Data:
     layer_scale: dict[str, float]     # mean squared activation per loss layer
     validation: torch.Tensor          # (B, 3, crop, crop) fixed content crops
     validation_styles: torch.Tensor   # (B,) fixed indices of cached style targets
-    whole_from: int = 0               # targets from here on are whole paintings (0: one kind only)
+    whole_from: int = 0               # the crop targets' count: whole paintings' targets follow them
 
     def targets(self, picks: torch.Tensor) -> dict[str, dict[str, torch.Tensor]]:
         """The style targets of the cached crops `picks` (B,): {"mean"|"std"|"gram": {layer: ...}}."""
