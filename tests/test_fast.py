@@ -278,6 +278,45 @@ def test_a_run_stopped_by_the_clock_checkpoints_its_last_step(tmp_path):
     assert 0 < logged < 1000 and saved == logged
 
 
+def test_weight_average_is_what_a_run_writes_and_resumes_exactly(tmp_path):
+    """--ema: the decoders a run writes hold the average of its weights step by step; training itself is
+    unchanged, and a resumed run carries the average on as if it had never stopped."""
+    from brushwork.fast.train import LAST, TrainConfig, export_decoder, train
+
+    content, style = _folders(tmp_path)
+    base = TrainConfig(str(content), str(style), "", steps=1, batch_size=2, crop=32, style_crops=1,
+                       learning_rate=1e-3, log_every=1, checkpoint_every=1, device="cpu", precision="fp32")
+    start = export_decoder(train(replace(base, output_dir=str(tmp_path / "start"))), tmp_path / "start.pt")
+    plain = replace(base, output_dir=str(tmp_path / "plain"), init=str(start), steps=6, keep_checkpoints=True)
+    train(plain)
+    averaged = replace(plain, output_dir=str(tmp_path / "averaged"), ema=0.5, checkpoint_every=2)
+    train(replace(averaged, steps=4))
+    train(averaged)                                          # resumes at step 4
+
+    def weights(path: Path, key: str = "decoder") -> dict[str, torch.Tensor]:
+        return torch.load(path, weights_only=True)[key]
+
+    expected = {k: v.float() for k, v in weights(start).items()}
+    for step in range(1, 7):                                 # EMA with decay 0.5 over the plain run's steps
+        expected = {k: 0.5 * v + 0.5 * weights(tmp_path / "plain" / f"checkpoint-{step}.pt")[k]
+                    for k, v in expected.items()}
+    last = torch.load(tmp_path / "averaged" / LAST, weights_only=True)
+    assert last["averaged"] == 7
+    for key, value in expected.items():
+        assert torch.allclose(last["decoder"][key], value, atol=1e-6), key
+        assert torch.allclose(weights(tmp_path / "averaged" / "checkpoint-6.pt")[key], value, atol=1e-6), key
+        assert torch.allclose(last["training_decoder"][key], weights(tmp_path / "plain" / LAST)[key], atol=1e-6), key
+    assert any(not torch.allclose(last["decoder"][k], last["training_decoder"][k]) for k in expected)
+
+
+@pytest.mark.parametrize("decay", ["1", "-0.1", "nan"])
+def test_train_fast_rejects_a_decay_outside_0_to_1(tmp_path, capsys, decay):
+    content, style = _folders(tmp_path)
+    assert main(["train-fast", "--content", str(content), "--style", str(style), "-o", str(tmp_path / "run"),
+                 "--ema", decay]) == 2
+    assert "--ema is a decay per step" in capsys.readouterr().err and not (tmp_path / "run").exists()
+
+
 def test_fast_mode_works_inside_a_mirrored_border():
     from brushwork.fast.network import EDGE_MARGIN, add_margin
 
