@@ -137,18 +137,23 @@ def main() -> None:
     found = paintings(files)
     if not found:
         sys.exit(f"no paintings found: {args.debs or 'the download'} holds no {PACKAGE} .deb with them")
-    titles = {}
-    for index, name in enumerate(sorted(found)):
-        title, picture = found[name]
-        half = "heldout" if args.heldout_every and index % args.heldout_every == args.heldout_every - 1 else "train"
-        (args.out / half).mkdir(parents=True, exist_ok=True)
-        picture.save(args.out / half / f"{name}.jpg", quality=95)
-        titles[f"{half}/{name}.jpg"] = title
-        print(f"{half:8s} {picture.width}x{picture.height}  {title}")
-    (args.out / "paintings.json").write_text(json.dumps(titles, indent=1, ensure_ascii=False))
-    print(f"{len(found)} paintings: {sum(k.startswith('train') for k in titles)} train, "
-          f"{sum(k.startswith('heldout') for k in titles)} held out, in {args.out}")
+    save_split(found, args.out, args.heldout_every, "paintings")
 
+
+def save_split(found: dict[str, tuple[str, Image.Image]], out: Path, heldout_every: int, kind: str) -> None:
+    """Write name -> (label, picture) as OUT/train and OUT/heldout (every N-th by name; 0: none) JPEG
+    files, and OUT/paintings.json (file -> label)."""
+    labels = {}
+    for index, name in enumerate(sorted(found)):
+        label, picture = found[name]
+        half = "heldout" if heldout_every and index % heldout_every == heldout_every - 1 else "train"
+        (out / half).mkdir(parents=True, exist_ok=True)
+        picture.save(out / half / f"{name}.jpg", quality=95)
+        labels[f"{half}/{name}.jpg"] = label
+        print(f"{half:8s} {picture.width}x{picture.height}  {label}")
+    (out / "paintings.json").write_text(json.dumps(labels, indent=1, ensure_ascii=False))
+    print(f"{len(found)} {kind}: {sum(k.startswith('train') for k in labels)} train, "
+          f"{sum(k.startswith('heldout') for k in labels)} held out, in {out}")
 
 if __name__ == "__main__":
     main()

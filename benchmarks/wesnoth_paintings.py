@@ -17,7 +17,6 @@ outside it.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 from pathlib import Path
@@ -26,6 +25,7 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from gcompris_paintings import save_split  # noqa: E402
 from unusual_paintings import extract  # noqa: E402
 
 BRANCH = "1.16"                       # Debian 12's
@@ -70,16 +70,7 @@ def main() -> None:
         found = story_pictures(extract(PACKAGES, args.debs, Path(work)))
     if not found:
         sys.exit(f"no story pictures found: {args.debs or 'the download'} holds none of {', '.join(PACKAGES)}")
-    sources = {}
-    for index, name in enumerate(sorted(found)):
-        source, picture = found[name]
-        half = "heldout" if args.heldout_every and index % args.heldout_every == args.heldout_every - 1 else "train"
-        (args.out / half).mkdir(parents=True, exist_ok=True)
-        picture.save(args.out / half / f"{name}.jpg", quality=95)
-        sources[f"{half}/{name}.jpg"] = source
-    (args.out / "paintings.json").write_text(json.dumps(sources, indent=1))
-    print(f"{len(found)} pictures: {sum(k.startswith('train') for k in sources)} train, "
-          f"{sum(k.startswith('heldout') for k in sources)} held out, in {args.out}")
+    save_split(found, args.out, args.heldout_every, "pictures")
 
 
 if __name__ == "__main__":
