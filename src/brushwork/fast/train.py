@@ -535,8 +535,8 @@ def _checkpoint(out: Path, config: TrainConfig, encoder: Encoder, decoder: Decod
 
 def _restore(path: Path, decoder: Decoder, optimizer: torch.optim.Optimizer, rng: random.Random,
              ema: float) -> tuple[TrainState, AveragedModel | None]:
-    """Continue a run: its training weights, optimizer, random states and (with `ema`) its average;
-    a run saved without an average starts one at its weights."""
+    """Continue a run: its training weights, optimizer, random states and (with `ema`) the average it
+    saved; a run saved without one gets its average from `train`, started at these weights."""
     payload = torch.load(path, map_location="cpu", weights_only=True)
     saved, asked = decoder_shape(payload["decoder"]), decoder_shape(decoder.state_dict())
     if saved != asked:
@@ -550,11 +550,10 @@ def _restore(path: Path, decoder: Decoder, optimizer: torch.optim.Optimizer, rng
     rng.setstate((rng_state[0], tuple(rng_state[1]), rng_state[2]))
     torch.set_rng_state(payload["torch_rng"])
     average = None
-    if ema:
+    if ema and "training_decoder" in payload:
         average = _average_of(decoder, ema)
-        if "training_decoder" in payload:
-            average.module.load_state_dict(payload["decoder"])
-            average.n_averaged.fill_(payload["averaged"])
+        average.module.load_state_dict(payload["decoder"])
+        average.n_averaged.fill_(payload["averaged"])
     state = TrainState(step=payload["step"], best=payload["best"], seconds=payload["seconds"],
                        history=list(payload["history"]))
     return state, average
