@@ -135,12 +135,16 @@ class Stylizer:
 
     def _fast_picture(self, model: Any, inputs: "PreparedInputs", opts: StyleOptions) -> torch.Tensor:
         """Fast mode's (1, 3, H, W) picture of the prepared inputs (before colour and alpha handling):
-        one style-network pass per new style, one transfer-network pass."""
-        from .fast.model import style_long_side
+        one style-network pass per new style, one transfer-network pass (two with a coarse pass)."""
+        from .fast.model import style_long_side, with_coarse_pass
 
         height, width = inputs.content.shape[-2:]
         vector = model.blended_vector(inputs.styles, inputs.blend, style_long_side(opts, width, height))
-        return model.transfer(inputs.content, vector, opts.style_strength)
+        content = inputs.content
+        if opts.coarse_pass > 0:
+            content = with_coarse_pass(content, lambda small: model.transfer(small, vector, opts.style_strength),
+                                       opts.coarse_pass)
+        return model.transfer(content, vector, opts.style_strength)
 
     def _fast_call(self, model: Any, inputs: "PreparedInputs", opts: StyleOptions, started: float,
                    callback: Callback | None) -> StyleResult:

@@ -81,6 +81,11 @@ class StyleOptions(BaseModel):
         1.0, ge=0.0, le=1.0,
         description="fast mode (and init 'fast'): how much style, 0 (the photo) to 1 (full style); "
                     "the optimizer uses style_weight.")
+    coarse_pass: float = Field(
+        0.0, ge=0.0, le=1.0,
+        description="fast mode (and init 'fast'): paint a half-size picture first and blend this share of it "
+                    "into the photo before the full-size pass: larger painted shapes, closer to the painting, "
+                    "further from the photo, about a quarter more time (0.2: a little, 0.5: a lot; 0: one pass).")
     preview_every: int = Field(0, ge=0, le=100000,
                                description="Attach a preview image to progress every N steps (0: never).")
 

@@ -46,6 +46,27 @@ def test_web_page_paints_an_image(live_server: str, tmp_path: Path) -> None:
             assert "64 × 48 px · fast preview" in page.text_content("#result-meta")   # feed-forward first
             fast_src = page.get_attribute("#result", "src")
 
+            # a strong setting: fast mode adds a coarse pass (bolder shapes) in proportion
+            page.evaluate("""() => {  // record the form fields the page sends (Chromium hides multipart bodies)
+                window.sentForms = [];
+                const send = window.fetch;
+                window.fetch = (url, init) => {
+                    if (init && init.body instanceof FormData) {
+                        window.sentForms.push(Object.fromEntries(
+                            [...init.body.entries()].filter(([, value]) => typeof value === "string")));
+                    }
+                    return send(url, init);
+                };
+            }""")
+            page.eval_on_selector("#strength", "el => { el.value = '2'; el.dispatchEvent(new Event('input')); }")
+            page.click("#go")
+            page.wait_for_function(f"document.querySelector('#result').src !== {fast_src!r}", timeout=60_000)
+            sent = page.evaluate("window.sentForms")
+            assert len(sent) == 1 and sent[0]["mode"] == "fast"
+            assert sent[0]["coarse_pass"] == "0.25" and sent[0]["style_strength"] == "1"
+            assert page.is_hidden("#error")
+            fast_src = page.get_attribute("#result", "src")
+
             page.click("#refine")                                   # then the optimizer, on request
             page.wait_for_function("document.querySelector('#result-meta').textContent.includes('optimized')",
                                    timeout=60_000)

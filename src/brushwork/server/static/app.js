@@ -132,8 +132,12 @@ async function start(mode) {
   body.append("style_weight", String(styleWeight()));
   body.append("preserve_colour", document.querySelector("input[name=preserve_colour]:checked").value);
   body.append("mode", mode);
-  if (mode === "fast") {  // the slider's default weight is full strength; weaker settings fade toward the photo
-    body.append("style_strength", String(Math.min(1, styleWeight() / state.config.defaults.style_weight)));
+  if (mode === "fast") {
+    // the slider's default weight is full strength; weaker settings fade toward the photo, stronger
+    // ones add a coarse pass (larger painted shapes): 10x the default weight 0.25, 100x 0.5
+    const ratio = styleWeight() / state.config.defaults.style_weight;
+    body.append("style_strength", String(Math.min(1, ratio)));
+    if (ratio > 1) body.append("coarse_pass", Math.min(0.5, Math.log10(ratio) / 4).toFixed(2));
   }
   state.mode = mode;
   running(true);
