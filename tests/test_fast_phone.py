@@ -99,19 +99,39 @@ def test_phone_page_stylizes_in_the_browser(site, tmp_path):
             width, height = page.evaluate("[document.getElementById('result').width, "
                                           "document.getElementById('result').height]")
             assert (width, height) == (256, 256)
-            pixels = page.evaluate("""Array.from((() => {
-                const c = document.getElementById('result');
-                return c.getContext('2d').getImageData(0, 0, c.width, c.height).data; })())""")
-            on_phone = np.asarray(pixels, np.float32).reshape(256, 256, 4)[..., :3]
+            on_phone = _result_pixels(page)
             assert np.ptp(on_phone[..., 1]) > 50            # an image, not a flat or black canvas
             # the same picture brushwork paints itself (mirrored border, cropping and all)
             here = brushwork.Stylizer(device="cpu", precision="fp32")(photo, painting, mode="fast", size=256)
             difference = np.abs(on_phone - np.asarray(here.image, np.float32))
             assert difference.mean() < 1.0 and np.percentile(difference, 99) < 6, \
                 (difference.mean(), np.percentile(difference, 99))
+
+            # bolder shapes: brushwork's coarse pass, in the page (the browser's resampling, not torch's)
+            page.eval_on_selector("#bold", "el => { el.value = '30'; el.dispatchEvent(new Event('input')); }")
+            assert page.text_content("#bold-value") == "30%"
+            page.evaluate("document.getElementById('status').textContent = ''")
+            page.click("#go")
+            page.wait_for_function("document.getElementById('status').textContent.startsWith('Done')", timeout=90000)
+            bold = _result_pixels(page)
+            here_bold = brushwork.Stylizer(device="cpu", precision="fp32")(photo, painting, mode="fast", size=256,
+                                                                           coarse_pass=0.3)
+            to_brushwork = np.abs(bold - np.asarray(here_bold.image, np.float32)).mean()
+            to_one_pass = np.abs(bold - on_phone).mean()
+            # (the second pass amplifies resampling differences: torch's bilinear instead of bicubic
+            # enlargement alone moves brushwork's own picture by 4 levels on average; the page: ~6)
+            assert to_brushwork < 10 and to_one_pass > 3 * to_brushwork, (to_brushwork, to_one_pass)
             assert not errors, errors
             # the model ran in the page: every request was a plain GET of a static file
             assert all(r.startswith("GET ") for r in requests), requests
             assert page.evaluate("navigator.serviceWorker.getRegistration().then(r => !!r)")
         finally:
             browser.close()
+
+
+def _result_pixels(page) -> np.ndarray:
+    """The page's result canvas as (H, W, 3) float32."""
+    width, height, pixels = page.evaluate("""(() => {
+        const c = document.getElementById('result');
+        return [c.width, c.height, Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data)]; })()""")
+    return np.asarray(pixels, np.float32).reshape(height, width, 4)[..., :3]

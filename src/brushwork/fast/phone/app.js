@@ -55,12 +55,16 @@ function mirror(i, n) {
   return j < n ? j : period - j;
 }
 
-// An image drawn at `longSide` px (both sides rounded to multiples of 8, as the network needs),
-// inside a mirrored border `margin` px wide (a multiple of 8 too) -> NCHW float32 RGB in [0, 1].
-function toTensor(bitmap, longSide, margin = 0) {
+// The size an image is drawn at for `longSide` px: both sides rounded to multiples of 8, as the network needs.
+function fitSize(bitmap, longSide) {
   const scale = longSide / Math.max(bitmap.width, bitmap.height);
-  const width = Math.max(8, Math.round(bitmap.width * scale / 8) * 8);
-  const height = Math.max(8, Math.round(bitmap.height * scale / 8) * 8);
+  return [Math.max(8, Math.round(bitmap.width * scale / 8) * 8), Math.max(8, Math.round(bitmap.height * scale / 8) * 8)];
+}
+
+// An image drawn at `longSide` px (see fitSize), inside a mirrored border `margin` px wide (a
+// multiple of 8 too) -> NCHW float32 RGB in [0, 1].
+function toTensor(bitmap, longSide, margin = 0) {
+  const [width, height] = fitSize(bitmap, longSide);
   const canvas = new OffscreenCanvas(width, height);
   const context = canvas.getContext("2d");
   context.drawImage(bitmap, 0, 0, width, height);
@@ -102,6 +106,23 @@ function drawTensor(tensor, canvas, margin = 0) {
   canvas.getContext("2d").putImageData(image, 0, 0);
 }
 
+// brushwork's coarse pass (`coarse_pass`): the photo painted at half size, enlarged and blended
+// into the photo at `share`, for the full-size pass to paint over (larger painted shapes).
+async function withCoarsePass(share, size, strength) {
+  const small = toTensor(state.content, size / 2, EDGE_MARGIN);
+  const out = await state.transferNet.run({ content_image: small, style_vector: state.vector, strength });
+  const coarse = new OffscreenCanvas(1, 1);
+  drawTensor(out.stylized_image, coarse, EDGE_MARGIN);
+  const [width, height] = fitSize(state.content, size);
+  const blend = new OffscreenCanvas(width, height);
+  const context = blend.getContext("2d");
+  context.imageSmoothingQuality = "high";
+  context.drawImage(state.content, 0, 0, width, height);
+  context.globalAlpha = share;
+  context.drawImage(coarse, 0, 0, width, height);
+  return toTensor(blend, Math.max(width, height), EDGE_MARGIN);
+}
+
 async function stylize() {
   $("go").disabled = true;
   try {
@@ -116,7 +137,8 @@ async function stylize() {
     }
     setStatus("Painting…");
     const strength = new ort.Tensor("float32", new Float32Array([$("strength").value / 100]), [1]);
-    const content = toTensor(state.content, size, EDGE_MARGIN);
+    const share = Number($("bold").value) / 100;
+    const content = share > 0 ? await withCoarsePass(share, size, strength) : toTensor(state.content, size, EDGE_MARGIN);
     const out = await state.transferNet.run({ content_image: content, style_vector: state.vector, strength });
     const canvas = $("result");
     drawTensor(out.stylized_image, canvas, EDGE_MARGIN);
@@ -135,6 +157,9 @@ loadPicked($("content-camera"), "content", "content-preview");
 loadPicked($("content-file"), "content", "content-preview");
 loadPicked($("style-file"), "style", "style-preview");
 $("strength").addEventListener("input", () => { $("strength-value").textContent = `${$("strength").value}%`; });
+$("bold").addEventListener("input", () => {
+  $("bold-value").textContent = $("bold").value === "0" ? "off" : `${$("bold").value}%`;
+});
 $("go").addEventListener("click", stylize);
 if ("serviceWorker" in navigator) navigator.serviceWorker.register("sw.js").catch(() => {});
 loadModels().catch((error) => setStatus(`The model could not be loaded: ${error.message || error}`));
