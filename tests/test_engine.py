@@ -81,6 +81,14 @@ def test_luminance_preservation_keeps_content_colours(stylizer, content_image, s
     assert (chroma(plain) - chroma(content)).abs().mean() > 0.05  # without it the colours change
 
 
+def test_luminance_matching_takes_the_contents_mean_and_spread_even_for_one_pixel():
+    style = imaging.to_tensor(make_style())
+    for content in (imaging.to_tensor(make_content()), torch.full((1, 3, 1, 1), 0.4)):
+        matched = colour.luminance(colour.match_luminance(style, content))
+        assert torch.isfinite(matched).all()
+        assert torch.allclose(matched.mean(), colour.luminance(content).mean(), atol=0.02)
+
+
 def test_histogram_matching_moves_style_colours():
     style, content = imaging.to_tensor(make_style()), imaging.to_tensor(make_content())
     matched = colour.match_histogram(style, content)

@@ -39,7 +39,7 @@ def as_gray_rgb(luma: torch.Tensor) -> torch.Tensor:
 def match_luminance(style: torch.Tensor, content: torch.Tensor) -> torch.Tensor:
     """The style's luma, shifted and scaled to the content's luma mean and std, as a grey RGB image."""
     ys, yc = luminance(style), luminance(content)
-    matched = (ys - ys.mean()) / ys.std().clamp_min(1e-6) * yc.std() + yc.mean()
+    matched = (ys - ys.mean()) / ys.std(correction=0).clamp_min(1e-6) * yc.std(correction=0) + yc.mean()
     return as_gray_rgb(matched.clamp(0, 1))
 
 
