@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -336,40 +335,6 @@ def test_weight_average_is_what_a_run_writes_and_resumes_exactly(tmp_path):
         assert torch.allclose(weights(tmp_path / "averaged" / "checkpoint-6.pt")[key], value, atol=1e-6), key
         assert torch.allclose(last["training_decoder"][key], weights(tmp_path / "plain" / LAST)[key], atol=1e-6), key
     assert any(not torch.allclose(last["decoder"][k], last["training_decoder"][k]) for k in expected)
-
-
-def test_training_on_coarse_pass_inputs(tmp_path, monkeypatch, capsys):
-    """--coarse-pass: about half the batches paint the crop with a share of the decoder's own
-    half-size picture blended in; with the photo itself as the source the losses are the plain ones."""
-    from brushwork.fast import train as training
-
-    content, style = _folders(tmp_path)
-    seen = []
-
-    def spy(photos: torch.Tensor, paint, share: float) -> torch.Tensor:
-        blended = real(photos, paint, share)
-        seen.append((photos.shape, share, float((blended - photos).abs().mean())))
-        return blended
-
-    real, real_terms, sources = training.with_coarse_pass, training.loss_terms, []
-
-    def terms_spy(*args, **kwargs):
-        sources.append(args[-1])
-        return real_terms(*args, **kwargs)
-
-    monkeypatch.setattr(training, "with_coarse_pass", spy)
-    monkeypatch.setattr(training, "loss_terms", terms_spy)
-    out = tmp_path / "run"
-    assert main(["train-fast", "--content", str(content), "--style", str(style), "-o", str(out), "--steps", "8",
-                 "--batch-size", "2", "--crop", "32", "--style-crops", "1", "--coarse-pass", "0.4",
-                 "--checkpoint-every", "8", "--device", "cpu", "--precision", "fp32", "-q"]) == 0
-    assert 0 < len(seen) < 8 and all(shape == (2, 3, 32, 32) and share == 0.4 for shape, share, _ in seen)
-    assert all(change > 0 for *_, change in seen)                     # the photo changed ...
-    assert sum(source is not None for source in sources) == len(seen)   # ... and that is what was painted
-    assert json.loads((out / "config.json").read_text())["coarse_pass"] == 0.4
-    assert main(["train-fast", "--content", str(content), "--style", str(style), "-o", str(tmp_path / "bad"),
-                 "--coarse-pass", "1.5"]) == 2
-    assert "--coarse-pass is a share" in capsys.readouterr().err and not (tmp_path / "bad").exists()
 
 
 @pytest.mark.parametrize("decay", ["1", "-0.1", "nan"])

@@ -70,10 +70,6 @@ def register(commands: Any) -> None:
                        help="the decoders the run writes (best, kept, --export) hold an exponential moving average "
                             "of the weights with this decay per step, e.g. 0.995 (~200 steps), steadier than the "
                             "last step's weights; training goes on from its own [0: off]")
-    train.add_argument("--coarse-pass", type=float, default=0.0, metavar="SHARE",
-                       help="half the batches give the decoder what `stylize --fast --coarse-pass SHARE` gives it "
-                            "(the crop with SHARE of the decoder's own half-size picture blended in), scored "
-                            "against the photo, so it learns to paint that input too [0: off]")
     train.add_argument("--log-every", type=int, default=10, metavar="N", help="log the loss every N steps [10]")
     train.add_argument("--max-minutes", type=float, help="stop after this much wall time (checkpointing first)")
     train.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N [auto]")
@@ -150,8 +146,6 @@ def _train_command(args: argparse.Namespace) -> int:
         raise InvalidInputError(f"--crop must be a multiple of 8 and at least 32, not {args.crop}")
     if not 0 <= args.whole_share <= 1:
         raise InvalidInputError(f"--whole-share must be between 0 and 1, not {args.whole_share:g}")
-    if not 0 <= args.coarse_pass <= 1:
-        raise InvalidInputError(f"--coarse-pass is a share, from 0 (off) to 1, not {args.coarse_pass:g}")
     if not 0 <= args.ema < 1:
         raise InvalidInputError(f"--ema is a decay per step, from 0 (off) to below 1, not {args.ema:g}")
     if args.whole_share < 1 and args.style_whole is None:
@@ -177,7 +171,7 @@ def _train_command(args: argparse.Namespace) -> int:
                          style_crops=args.style_crops, style_augment=args.style_augment,
                          style_whole=args.style_whole, whole_share=args.whole_share,
                          checkpoint_every=args.checkpoint_every, keep_checkpoints=args.keep_checkpoints,
-                         ema=args.ema, coarse_pass=args.coarse_pass, log_every=args.log_every, max_minutes=args.max_minutes,
+                         ema=args.ema, log_every=args.log_every, max_minutes=args.max_minutes,
                          device=args.device, precision=args.precision, seed=args.seed)
 
     def report(row: dict[str, float]) -> None:

@@ -32,8 +32,8 @@ DECODER_FILE = "decoder-fp16.pt"
 
 def with_coarse_pass(content: torch.Tensor, paint: Callable[[torch.Tensor], torch.Tensor], share: float
                      ) -> torch.Tensor:
-    """The photo (B, 3, H, W) in [0, 1] with `share` of a half-size painting of it blended in, for a
-    second, full-size pass (`StyleOptions.coarse_pass`; training: `TrainConfig.coarse_pass`).
+    """The photo (1, 3, H, W) in [0, 1] with `share` of a half-size painting of it blended in, for a
+    second, full-size pass (`StyleOptions.coarse_pass`).
 
     The decoder paints at the scale of VGG's relu4_1 window (~1/8 of a 512-px picture) and misses the
     painting's larger shapes (the Scream's sky bands, udnie's planes). Painted at half size, the same

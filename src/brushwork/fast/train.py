@@ -20,11 +20,6 @@ Weight averaging (`ema`): the decoder files a run writes (best, kept checkpoints
 exponential moving average of the weights, not the last step's: the style scores of consecutive
 checkpoints of one run moved by +-6 %, as much as most differences between runs.
 
-Coarse-pass inputs (`coarse_pass`): half the batches give the decoder what fast mode's coarse pass
-gives it (`model.with_coarse_pass`: the crop with a share of the decoder's own half-size picture
-of it blended in, painted without gradients), still scored against the photo itself, so that the
-decoder learns to paint that input too.
-
 Cheapness on a CPU: the encoder runs under no_grad for the targets, bf16 autocast + channels-last,
 and the style statistics of a few random crops per style image are computed once and reused.
 """
@@ -54,7 +49,6 @@ from ..losses import gram_matrix, relative_squared_error
 from ..weights import VGGWeights, load_vgg19_weights
 from .network import (DECODER_WIDTHS, LOSS_LAYERS, Decoder, Encoder, adain_levels, decoder_shape, mean_std,
                       stats_vector, style_vector)
-from .model import with_coarse_pass
 from .plot import plot_curves
 
 LAST = "checkpoint-last.pt"
@@ -91,7 +85,6 @@ class TrainConfig:
     checkpoint_every: int = 100
     keep_checkpoints: bool = False    # also keep each checkpoint's decoder (checkpoint-STEP.pt) to score them
     ema: float = 0.0                  # decay of the weight average the written decoders hold (0: last weights)
-    coarse_pass: float = 0.0          # half the batches paint the photo with this share of a coarse pass (0: off)
     log_every: int = 10
     max_minutes: float | None = None
     device: str = "auto"
@@ -320,17 +313,13 @@ def gram_loss(found: dict[str, torch.Tensor], targets: dict[str, torch.Tensor]) 
 def loss_terms(encoder: Encoder, decoder: Decoder, content: torch.Tensor, vectors: torch.Tensor,
                targets: dict[str, dict[str, torch.Tensor]], layer_scale: dict[str, float],
                config: TrainConfig, device: torch.device, dtype: torch.dtype,
-               loss_network: VGG19Features | None = None, source: torch.Tensor | None = None
-               ) -> dict[str, torch.Tensor]:
+               loss_network: VGG19Features | None = None) -> dict[str, torch.Tensor]:
     """Content, style (and identity) loss of one batch (content (B, 3, S, S), vectors (B, N));
-    `loss_network` (average pooling, to relu5_1) is the optimizer's VGG, for objective "gatys".
-    `source`: what the decoder paints, if not the photo itself (a coarse-pass input); the
-    optimizer's content target stays the photo's."""
+    `loss_network` (average pooling, to relu5_1) is the optimizer's VGG, for objective "gatys"."""
     batch, levels = content.shape[0], decoder.levels
-    source = content if source is None else source
     with _autocast(device, dtype):
         with torch.no_grad():
-            features = encoder.layers(source, levels)
+            features = encoder.layers(content, levels)
             adapted = adain_levels(features, vectors, levels)             # relu4_1: (B, 512, S/8, S/8) fp32
             if config.identity_weight:                                    # + the content's own features
                 adapted = [torch.cat([t, features[name].float()]) for t, name in zip(adapted, levels)]
@@ -356,7 +345,7 @@ def loss_terms(encoder: Encoder, decoder: Decoder, content: torch.Tensor, vector
         # as in SANet's identity loss), in pixels so it needs no pass back through the encoder. It
         # teaches the decoder to invert VGG far sooner than the perceptual losses alone, which
         # matters on a CPU budget, and keeps strength 0 close to the photo.
-        identity = F.mse_loss(decoded[batch:].float(), source)
+        identity = F.mse_loss(decoded[batch:].float(), content)
         terms["identity"] = identity
         terms["total"] = total + config.identity_weight * identity
     return terms
@@ -379,16 +368,6 @@ def _gatys_terms(found: dict[str, torch.Tensor], photo: torch.Tensor, config: Tr
     """The optimizer's content loss, per image: relu4_2 against the photo's (the Gram term is added by the caller)."""
     content_loss = torch.vmap(relative_squared_error)(found[GATYS_CONTENT_LAYER].float(), photo).mean()
     return {"total": config.content_weight * content_loss, "content": content_loss}
-
-
-def paint(encoder: Encoder, decoder: Decoder, images: torch.Tensor, vectors: torch.Tensor, device: torch.device,
-          dtype: torch.dtype) -> torch.Tensor:
-    """The decoder's pictures (B, 3, H, W) of `images` in the styles `vectors`, without gradients
-    (the first pass of a coarse-pass input)."""
-    with torch.no_grad(), _autocast(device, dtype):
-        features = encoder.layers(_channels_last(images), decoder.levels)
-        deep, *skips = (_channels_last(t) for t in adain_levels(features, vectors, decoder.levels))
-        return decoder(deep, skips, vectors).float()
 
 
 def identity_loss(encoder: Encoder, decoder: Decoder, content: torch.Tensor, device: torch.device,
@@ -458,12 +437,8 @@ def train(config: TrainConfig, *, weights: VGGWeights | None = None, resume: boo
                                for _ in range(count)])
         if full:
             picks = torch.tensor(pick_styles(data, config.batch_size, config.whole_share, rng), device=device)
-            vectors, source = data.style_vectors[picks], None
-            if config.coarse_pass and rng.random() < 0.5:
-                source = _channels_last(with_coarse_pass(
-                    content, lambda small: paint(encoder, decoder, small, vectors, device, dtype), config.coarse_pass))
-            terms = loss_terms(encoder, decoder, _channels_last(content), vectors, data.targets(picks),
-                               data.layer_scale, config, device, dtype, loss_network, source)
+            terms = loss_terms(encoder, decoder, _channels_last(content), data.style_vectors[picks],
+                               data.targets(picks), data.layer_scale, config, device, dtype, loss_network)
             last = {k: v.detach() for k, v in terms.items()}
         else:
             terms = {"total": config.identity_weight * identity_loss(encoder, decoder, content, device, dtype)}
