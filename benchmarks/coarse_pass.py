@@ -24,7 +24,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _machine import machine_line  # noqa: E402
-from fast_mode import pairs  # noqa: E402
+from fast_mode import optimizer_scores, pairs  # noqa: E402
 
 import brushwork  # noqa: E402
 from brushwork.fast.train import list_images  # noqa: E402
@@ -51,12 +51,7 @@ def main() -> None:
     args = parser.parse_args()
     stylizer = brushwork.Stylizer(fast_weights=args.fast_weights)
     chosen = pairs(args.images, args.pairs)
-    optimizer = {}
-    for content, style in chosen:
-        picture = args.bench / f"optimize_{content.stem}_{style.stem}.png"
-        if not picture.is_file():
-            parser.error(f"{picture} is missing: run benchmarks/fast_mode.py --out {args.bench} first")
-        optimizer[content] = score(stylizer, open_rgb(picture), content, style)
+    optimizer = optimizer_scores(stylizer, args.bench, chosen, parser)
     shares = [0.0, *args.shares]
     print(machine_line(), flush=True)
     for share in shares:
@@ -64,7 +59,7 @@ def main() -> None:
         for content, style in chosen:
             options = {"mode": "fast", "size": SIZE, "coarse_pass": share}
             picture = stylizer(content, style, precision="fp32", **options).image
-            got, slow = score(stylizer, picture, content, style), optimizer[content]
+            got, slow = score(stylizer, picture, content, style), optimizer[content, style]
             ratios.append((got.style / slow.style, got.content / slow.content))
             times = []
             for _ in range(args.repeats + 1):           # the first call reads the painting

@@ -26,7 +26,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _machine import machine_line  # noqa: E402
-from fast_mode import pairs  # noqa: E402
+from fast_mode import optimizer_scores, pairs  # noqa: E402
 
 import brushwork  # noqa: E402
 from brushwork import imaging  # noqa: E402
@@ -75,10 +75,7 @@ def main() -> None:
     torch.manual_seed(0)
     content_path, style_path = pairs(args.images, args.pair + 1)[args.pair]
     reference = brushwork.Stylizer()
-    slow_picture = args.bench / f"optimize_{content_path.stem}_{style_path.stem}.png"
-    if not slow_picture.is_file():
-        parser.error(f"{slow_picture} is missing: run benchmarks/fast_mode.py --out {args.bench} first")
-    slow = score(reference, slow_picture, content_path, style_path)
+    slow = optimizer_scores(reference, args.bench, [(content_path, style_path)], parser)[content_path, style_path]
 
     weights = load_vgg19_weights()
     encoder = Encoder(weights).requires_grad_(False)

@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _machine import machine_line  # noqa: E402
 
 import brushwork  # noqa: E402
-from brushwork.metrics import score  # noqa: E402
+from brushwork.metrics import Scores, score  # noqa: E402
 
 
 def images(folder: Path) -> list[Path]:
@@ -33,6 +33,24 @@ def pairs(folder: Path, count: int) -> list[tuple[Path, Path]]:
     """The benchmark pairs: content i with style i of `folder`/content and `folder`/style, cycling."""
     contents, styles = images(folder / "content"), images(folder / "style")
     return [(contents[i % len(contents)], styles[i % len(styles)]) for i in range(count)]
+
+
+def optimizer_picture(bench: Path, content: Path, style: Path) -> Path:
+    """Where this benchmark keeps the optimizer's picture of a pair in its --out folder (to reuse it)."""
+    return bench / f"optimize_{content.stem}_{style.stem}.png"
+
+
+def optimizer_scores(stylizer: brushwork.Stylizer, bench: Path, chosen: list[tuple[Path, Path]],
+                     parser: argparse.ArgumentParser) -> dict[tuple[Path, Path], Scores]:
+    """The scores of the optimizer's pictures a run of this benchmark left in `bench`, per pair, for
+    scripts that compare fast mode with them without running the optimizer again."""
+    found = {}
+    for content, style in chosen:
+        picture = optimizer_picture(bench, content, style)
+        if not picture.is_file():
+            parser.error(f"{picture} is missing: run benchmarks/fast_mode.py --out {bench} first")
+        found[content, style] = score(stylizer, Image.open(picture).convert("RGB"), content, style)
+    return found
 
 
 def sheet(rows: list[list[Image.Image]], labels: list[str], cell: int = 256) -> Image.Image:
@@ -85,7 +103,7 @@ def main() -> None:
         row = [Image.open(content).convert("RGB"), Image.open(style).convert("RGB"), fast]
         if not args.no_optimize:
             # optimizer results are kept in --out and reused (they do not depend on the fast weights)
-            cached, timing = args.out / f"optimize_{content.stem}_{style.stem}.png", args.out / "optimize_seconds.json"
+            cached, timing = optimizer_picture(args.out, content, style), args.out / "optimize_seconds.json"
             seconds = json.loads(timing.read_text()) if timing.is_file() else {}
             if cached.is_file() and cached.name in seconds:
                 slow = Image.open(cached).convert("RGB")

@@ -16,10 +16,8 @@ import statistics
 import sys
 from pathlib import Path
 
-from PIL import Image
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from fast_mode import pairs, sheet  # noqa: E402
+from fast_mode import optimizer_scores, pairs, sheet  # noqa: E402
 
 import brushwork  # noqa: E402
 from brushwork.metrics import score  # noqa: E402
@@ -37,12 +35,7 @@ def main() -> None:
     args = parser.parse_args()
     chosen = pairs(args.images, args.pairs)
     reference = brushwork.Stylizer()
-    optimizer = {}
-    for content, style in chosen:
-        picture = args.bench / f"optimize_{content.stem}_{style.stem}.png"
-        if not picture.is_file():
-            parser.error(f"{picture} is missing: run benchmarks/fast_mode.py --out {args.bench} first")
-        optimizer[content, style] = score(reference, Image.open(picture).convert("RGB"), content, style)
+    optimizer = optimizer_scores(reference, args.bench, chosen, parser)
     table = {}
     for decoder in args.decoders:
         stylizer = brushwork.Stylizer(fast_weights=decoder)
