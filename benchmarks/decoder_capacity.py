@@ -78,9 +78,9 @@ def main() -> None:
     slow = optimizer_scores(reference, args.bench, [(content_path, style_path)], parser)[content_path, style_path]
 
     weights = load_vgg19_weights()
-    encoder = Encoder(weights).requires_grad_(False)
     decoder, _ = read_decoder_file(args.fast_weights)
     decoder = decoder.float().requires_grad_(False)
+    encoder = Encoder.for_levels(weights, decoder.levels).requires_grad_(False)
     if args.train == "modulation":
         if decoder.modulation is None:
             parser.error("the shipped decoder has no style modulation")

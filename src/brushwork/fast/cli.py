@@ -41,6 +41,10 @@ def register(commands: Any) -> None:
     train.add_argument("--modulate", action="store_true",
                        help="the style vector also scales and shifts every hidden layer of the decoder (conditional "
                             "instance normalisation's idea); --init may be an unmodulated decoder of the same shape")
+    train.add_argument("--coarse", action="store_true",
+                       help="decoder that also reads relu5_1 (a 1/16-size level, for the painting's larger shapes); "
+                            "--init may be a decoder without it, which it starts as (the branch learns at 10x the "
+                            "learning rate)")
     train.add_argument("--perceptual-every", type=int, default=1, metavar="N",
                        help="full (content + style) loss every N steps; the others are cheap identity-only "
                             "steps on twice the batch, ~4x cheaper each (needs --identity-weight > 0) [1]")
@@ -165,7 +169,7 @@ def _train_command(args: argparse.Namespace) -> int:
                          steps=args.steps, batch_size=args.batch_size, crop=args.crop,
                          learning_rate=args.learning_rate, style_weight=args.style_weight,
                          identity_weight=args.identity_weight, gram_weight=args.gram_weight, init=args.init,
-                         objective=args.objective, skips=args.skips, modulated=args.modulate,
+                         objective=args.objective, skips=args.skips, modulated=args.modulate, coarse=args.coarse,
                          perceptual_every=args.perceptual_every, clip_grad_norm=args.clip_grad_norm,
                          widths=tuple(args.widths) if args.widths else TrainConfig.widths,
                          style_crops=args.style_crops, style_augment=args.style_augment,

@@ -60,7 +60,8 @@ class ExportResult:
 def build_networks(weights: VGGWeights | None = None, decoder: str | Path | None = None
                    ) -> tuple[StyleNetwork, TransferNetwork]:
     """fp32 CPU copies of both networks, in eval mode (what every exporter starts from)."""
-    encoder, trained = Encoder(weights or load_vgg19_weights()), load_decoder(decoder)
+    trained = load_decoder(decoder)
+    encoder = Encoder.for_levels(weights or load_vgg19_weights(), trained.levels)
     style = StyleNetwork(encoder, trained.levels).eval()
     transfer = TransferNetwork(encoder, trained).eval()
     return style, transfer

@@ -26,8 +26,9 @@ from torch.ao.nn.intrinsic import quantized as qnni
 from torch.ao.quantization import HistogramObserver, PerChannelMinMaxObserver
 
 from ..features import pool
+from ..features import deepest_layer
 from .network import (ENCODER_LAYER, SKIP_SCALES, Affine, Decoder, Encoder, Upsample, adain_levels, apply_affine,
-                      fold_affine, frame, modulate_conv, skip_output, style_vector)
+                      coarse_output, fold_affine, frame, modulate_conv, skip_output, style_vector)
 
 #: Activation ranges: {layer name: {"scale": float, "zero_point": int}} (uint8, per tensor).
 Ranges = dict[str, dict[str, float | int]]
@@ -80,11 +81,12 @@ class ConvReLU(nn.Module):
         return F.relu(x) if self.relu else x
 
 
-def encoder_layers(encoder: Encoder) -> dict[str, nn.Module]:
-    """VGG-19 to relu4_1 as named units: "encoder.relu1_1" (conv + ReLU), "encoder.pool1", ..."""
+def encoder_layers(encoder: Encoder, levels: tuple[str, ...] = (ENCODER_LAYER,)) -> dict[str, nn.Module]:
+    """VGG-19 to relu4_1 (or the deepest of `levels`: relu5_1 for a coarse decoder) as named units:
+    "encoder.relu1_1" (conv + ReLU), "encoder.pool1", ..."""
     vgg, layers = encoder.vgg, {}
     convs = iter(vgg.convs)
-    for name in vgg.names[: vgg.names.index(ENCODER_LAYER) + 1]:
+    for name in vgg.names[: vgg.names.index(deepest_layer((ENCODER_LAYER,), levels)) + 1]:
         if name.startswith("conv"):
             conv = next(convs)
         elif name.startswith("relu"):
@@ -127,13 +129,19 @@ def _observed(layers: dict[str, nn.Module]) -> list[str]:
     return [name for name, layer in layers.items() if isinstance(layer, ConvReLU)]
 
 
+#: Range of a coarse decoder's first layer output plus its relu5_1 branch (`Decoder.coarse_output`).
+COARSE_SUM = "decoder.coarse_sum"
+
+
 def range_names(encoder: Encoder, decoder: Decoder) -> list[str]:
     """Every activation range the int8 networks need: the encoder's input, each convolution's
-    output and, for a skip decoder, each level's 1x1 conv output and sum."""
+    output, for a skip decoder each level's 1x1 conv output and sum, and for a coarse decoder the
+    first layer's sum with the coarse branch."""
     segments = decoder_segments(decoder)
-    return ["encoder.input", *_observed(encoder_layers(encoder)),
+    return ["encoder.input", *_observed(encoder_layers(encoder, decoder.levels)),
             *(name for segment in segments for name in _observed(segment)),
-            *(name for segment in segments[:-1] for name in _skip_names(segment))]
+            *(name for segment in segments[:-1] for name in _skip_names(segment)),
+            *([COARSE_SUM] if decoder.coarse is not None else [])]
 
 
 def calibrate(encoder: Encoder, decoder: Decoder, photos: Iterable[torch.Tensor],
@@ -147,7 +155,7 @@ def calibrate(encoder: Encoder, decoder: Decoder, photos: Iterable[torch.Tensor]
     stretching every layer's range)."""
     if not paintings:
         raise ValueError("calibration needs at least one painting")
-    encoders, segments, levels = encoder_layers(encoder), decoder_segments(decoder), decoder.levels
+    encoders, segments, levels = encoder_layers(encoder, decoder.levels), decoder_segments(decoder), decoder.levels
     joins = [_skip_names(segment) for segment in segments[:-1]]
     observers = {name: HistogramObserver(dtype=torch.quint8, reduce_range=False)
                  for name in range_names(encoder, decoder)}
@@ -163,8 +171,14 @@ def calibrate(encoder: Encoder, decoder: Decoder, photos: Iterable[torch.Tensor]
         for index, photo in enumerate(photos):
             vector = vectors[index % len(vectors)]
             deep, *skips = adain_levels(encode(frame(photo)[0]), vector, levels)
+            coarse = skips.pop() if decoder.coarse is not None else None
             modulations = iter(decoder.modulations(vector))        # (all None for an unmodulated decoder)
-            x = _run(segments[0], deep * decoder.INPUT_SCALE, observers, modulations=modulations)[0]
+            head, rest = _split_head(segments[0])
+            x = _run(head, deep * decoder.INPUT_SCALE, observers, modulations=modulations)[0]
+            if coarse is not None:
+                x = x + coarse_output(decoder.coarse, coarse, x.shape[-2:])
+                observers[COARSE_SUM](x)
+            x = _run(rest, x, observers, modulations=modulations)[0]
             for segment, conv, level, name, (skip_name, sum_name) in zip(segments[1:], decoder.skips, skips,
                                                                          levels[1:], joins):
                 skip = skip_output(conv, level, name)
@@ -180,6 +194,13 @@ def calibrate(encoder: Encoder, decoder: Decoder, photos: Iterable[torch.Tensor]
         scale, zero_point = observer.calculate_qparams()
         ranges[name] = {"scale": float(scale), "zero_point": int(zero_point)}
     return ranges
+
+
+def _split_head(segment: dict[str, nn.Module]) -> tuple[dict[str, nn.Module], dict[str, nn.Module]]:
+    """The decoder's first segment cut after its first convolution (pad0, conv0 | up1): where a
+    coarse decoder adds its relu5_1 branch, and where the int8 decoder goes from float to int8."""
+    names = list(segment)
+    return {name: segment[name] for name in names[:2]}, {name: segment[name] for name in names[2:]}
 
 
 def _run(layers: dict[str, nn.Module], x: torch.Tensor, observers: dict[str, Callable[[torch.Tensor], Any]],
@@ -271,10 +292,10 @@ def _qparams(ranges: Ranges, name: str) -> dict[str, Any]:
 class Int8Encoder(nn.Module):
     """Drop-in for `Encoder` (RGB in [0, 1] -> relu4_1 and shallower levels, fp32) running VGG-19 in int8."""
 
-    def __init__(self, encoder: Encoder, ranges: Ranges) -> None:
+    def __init__(self, encoder: Encoder, ranges: Ranges, levels: tuple[str, ...] = (ENCODER_LAYER,)) -> None:
         super().__init__()
         self.preprocess = encoder.vgg.preprocess
-        self.stage = Int8Stage(encoder_layers(encoder), ranges["encoder.input"], ranges)
+        self.stage = Int8Stage(encoder_layers(encoder, levels), ranges["encoder.input"], ranges)
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         return self.layers(image, (ENCODER_LAYER,))[ENCODER_LAYER].dequantize()
@@ -307,20 +328,23 @@ class Int8Decoder(nn.Module):
     the upsampled int8 features by a quantized add. Nothing at full size is dequantized.
 
     A modulated decoder's hidden convolutions are quantized per call with the style's scale and
-    shift folded into their weights (`Int8Stage.run`); their output ranges were calibrated with it."""
+    shift folded into their weights (`Int8Stage.run`); their output ranges were calibrated with it.
+    A coarse decoder's relu5_1 branch (1/16 size, ~4 % of the decoder's work at 512 px) runs in
+    `head_dtype` beside the first convolution, its AdaIN folded into its 3x3 convolution."""
 
     def __init__(self, decoder: Decoder, ranges: Ranges, head_dtype: torch.dtype = torch.float32) -> None:
         super().__init__()
         self.input_scale, self.levels = decoder.INPUT_SCALE, decoder.levels
         segments = decoder_segments(decoder)
         joins = [_skip_names(segment) for segment in segments[:-1]]
-        first = segments[0]
-        head_names = list(first)[:2]                        # pad0, conv0
+        head, first = _split_head(segments[0])              # pad0, conv0 | up1
         self.head_dtype = head_dtype
-        self.head = copy.deepcopy(nn.Sequential(*(first.pop(name) for name in head_names))).to(head_dtype)
+        self.head = copy.deepcopy(nn.Sequential(*head.values())).to(head_dtype)
+        self.coarse = copy.deepcopy(decoder.coarse).to(head_dtype) if decoder.coarse is not None else None
         modulated = decoder.modulation is not None
         self.modulation = copy.deepcopy(decoder.modulation).float() if modulated else None
-        self.stages = nn.ModuleList([Int8Stage(first, ranges[head_names[-1]], ranges, modulated)] +
+        first_range = _qparams(ranges, COARSE_SUM if self.coarse is not None else list(head)[-1])
+        self.stages = nn.ModuleList([Int8Stage(first, first_range, ranges, modulated)] +
                                     [Int8Stage(segment, ranges[sum_name], ranges, modulated)
                                      for segment, (_, sum_name) in zip(segments[1:], joins)])
         self.skips = copy.deepcopy(decoder.skips).float()
@@ -353,7 +377,12 @@ class Int8Decoder(nn.Module):
                 modulations: Iterator[Affine] | None) -> torch.Tensor:
         x = (apply_affine(features[0], affines[0]) * self.input_scale).to(self.head_dtype).contiguous(memory_format=torch.channels_last)
         pad, conv = self.head
-        x = self.stages[0].quantize(conv(pad(x), next(modulations) if modulations is not None else None))
+        x = conv(pad(x), next(modulations) if modulations is not None else None)
+        if self.coarse is not None:                          # (its level is the last; AdaIN folded per image)
+            x = x + torch.cat([coarse_output(self.coarse, features[-1][i:i + 1].dequantize(), x.shape[-2:],
+                                                         (affines[-1][0][i:i + 1], affines[-1][1][i:i + 1]))
+                               for i in range(x.shape[0])])
+        x = self.stages[0].quantize(x)
         x = self.stages[0].run(x, modulations)
         for stage, skip_conv, level, affine, name, (skip_range, sum_range) in zip(
                 self.stages[1:], self.skips, features[1:], affines[1:], self.levels[1:], self.joins):

@@ -102,8 +102,8 @@ class FastStylizer:
         """`loaded`: `read_decoder_file(decoder)`'s result where the caller has it already (it is
         copied, so one read serves stylizers of several precisions)."""
         self.placement = placement
-        encoder = Encoder(weights)
         trained, ranges = (copy.deepcopy(loaded[0]), loaded[1]) if loaded is not None else read_decoder_file(decoder)
+        encoder = Encoder.for_levels(weights, trained.levels)
         if placement.dtype == torch.qint8:
             int8_encoder, int8_decoder = _int8_networks(encoder, trained, ranges, decoder)
             self.transfer_network = TransferNetwork(int8_encoder, int8_decoder)
@@ -168,7 +168,7 @@ def _int8_networks(encoder: Encoder, decoder: Decoder, ranges: Ranges | None,
         raise WeightsError(f"fast-mode decoder '{name}' has no int8 calibration; run brushwork calibrate-fast on it "
                            "or use precision bf16/fp32")
     try:
-        return Int8Encoder(encoder, ranges), Int8Decoder(decoder, ranges, _cpu_float())
+        return Int8Encoder(encoder, ranges, decoder.levels), Int8Decoder(decoder, ranges, _cpu_float())
     except KeyError as error:
         raise WeightsError(f"the int8 calibration of '{path or default_decoder_path()}' does not fit its decoder "
                            f"({error.args[0]}); run brushwork calibrate-fast again") from None

@@ -21,6 +21,13 @@ photo's edges (straight lines stay straight) and the painting's finer statistics
 Modulated decoder (`Decoder(modulated=True)`): the style vector also scales and shifts every hidden
 convolution's output channels (`StyleModulation`, zero-initialised too), so the decoder itself
 depends on the painting, not only its input.
+
+Coarse level (`Decoder(coarse=True)`): the decoder also reads the AdaIN'd relu5_1 features (1/16
+size) through a 3x3 and a zero-initialised 1x1 convolution, enlarged and added to the first
+layer's output. relu5_1 holds 35-63 % of the gap between fast mode's Gram distances and the
+optimizer's (docs/fast-mode-runs.md, run 24), and a decoder reading only relu4_1 and shallower
+never sees it. Its statistics go at the end of the style vector (N = 2944 with skips), so a
+trained decoder grafts onto a coarse one unchanged (`train-fast --coarse --init ...`).
 """
 
 from __future__ import annotations
@@ -31,7 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..features import VGG19Features
+from ..features import VGG19Features, deepest_layer
 from ..weights import VGGWeights
 
 ENCODER_LAYER = "relu4_1"
@@ -40,8 +47,10 @@ CHANNELS = 512
 #: factors bring the activations (Caffe VGG: RMS ~80-350 for 0-255 inputs) to about 10, so that
 #: the zero-initialised 1x1 convs learn ~10x faster than the rest of a decoder under one Adam rate.
 SKIP_LEVELS = ("relu3_1", "relu2_1", "relu1_1")
-LEVEL_CHANNELS = {"relu1_1": 64, "relu2_1": 128, "relu3_1": 256, ENCODER_LAYER: CHANNELS}
-SKIP_SCALES = {"relu3_1": 3e-2, "relu2_1": 3e-2, "relu1_1": 1e-1}
+#: The level a coarse decoder also reads, below relu4_1 (`Decoder(coarse=True)`).
+COARSE_LEVEL = "relu5_1"
+LEVEL_CHANNELS = {"relu1_1": 64, "relu2_1": 128, "relu3_1": 256, ENCODER_LAYER: CHANNELS, COARSE_LEVEL: CHANNELS}
+SKIP_SCALES = {"relu3_1": 3e-2, "relu2_1": 3e-2, "relu1_1": 1e-1, COARSE_LEVEL: 8e-2}
 LOSS_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
 EPS = 1e-5
 #: Width of the style modulation's hidden layer, and the factor on its output (`StyleModulation`):
@@ -192,13 +201,29 @@ def skip_output(conv: nn.Conv2d, level: torch.Tensor, name: str) -> torch.Tensor
     return conv(level * SKIP_SCALES[name])
 
 
+def coarse_output(branch: nn.Sequential, level: torch.Tensor, size: tuple[int, int] | torch.Size,
+                  affine: Affine | None = None) -> torch.Tensor:
+    """What a coarse decoder adds after its first layer: relu5_1 (AdaIN'd; or raw, with its AdaIN
+    map `affine` folded into the 3x3 convolution, for one image) through the `branch` (3x3 conv +
+    ReLU, 1x1 conv), enlarged (nearest) to the first layer's `size`."""
+    (pad, conv, relu), project = branch
+    dtype = conv.weight.dtype
+    if affine is None:
+        x = conv(pad(level.to(dtype) * SKIP_SCALES[COARSE_LEVEL]))
+    else:
+        weight, bias = fold_affine(conv, affine, SKIP_SCALES[COARSE_LEVEL])
+        x = F.conv2d(pad(level.to(dtype)), weight.to(dtype), bias.to(dtype))
+    return F.interpolate(project(relu(x)), size=tuple(size), mode="nearest")
+
+
 def decoder_shape(state: dict[str, torch.Tensor]) -> dict[str, object]:
     """`Decoder(**decoder_shape(state))` builds the decoder a state dict was saved from: its widths
     (the output channels of the convolutions before each upsampling and of the last hidden one),
-    whether it has skip levels and whether the style modulates it."""
+    whether it has skip levels and a coarse level and whether the style modulates it."""
     widths = tuple(int(state[f"layers.{index}.1.weight"].shape[0]) for index in (0, 2, 5, 8))
     return {"widths": widths, "skips": any(key.startswith("skips.") for key in state),
-            "modulated": any(key.startswith("modulation.") for key in state)}
+            "modulated": any(key.startswith("modulation.") for key in state),
+            "coarse": any(key.startswith("coarse.") for key in state)}
 
 
 class StyleModulation(nn.Module):
@@ -233,11 +258,25 @@ class StyleModulation(nn.Module):
         with torch.no_grad():
             self.expand.weight.zero_(), self.expand.bias.zero_()
 
-    def fit(self, vectors: torch.Tensor) -> None:
-        """Standardise the input by these style vectors (B, N): the training paintings'."""
-        logs = torch.log1p(F.relu(vectors.float()))
-        self.center.copy_(logs.mean(dim=0))
-        self.spread.copy_(logs.std(dim=0).clamp_min(1e-2) if len(logs) > 1 else torch.ones_like(self.spread))
+    def fit(self, vectors: torch.Tensor, start: int = 0) -> None:
+        """Standardise the input by these style vectors (B, N): the training paintings'. From `start`
+        on only (a grafted level's new entries), where the earlier ones were fitted already."""
+        logs = torch.log1p(F.relu(vectors.float()))[:, start:]
+        self.center[start:] = logs.mean(dim=0)
+        self.spread[start:] = logs.std(dim=0).clamp_min(1e-2) if len(logs) > 1 else 1.0
+
+    def widen(self, state: dict[str, torch.Tensor], prefix: str = "modulation.") -> dict[str, torch.Tensor]:
+        """A trained modulation's state (`prefix`ed keys of a decoder's state dict) for this module's
+        longer style vector: the new entries' weights start at zero (they change nothing until
+        trained), their center at 0 and spread at 1 (for `fit` with `start`)."""
+        widened = dict(state)
+        current = {"squeeze.weight": self.squeeze.weight, "center": self.center, "spread": self.spread}
+        for name, fill in (("squeeze.weight", 0.0), ("center", 0.0), ("spread", 1.0)):
+            old = state[prefix + name]
+            grown = torch.full_like(current[name].detach(), fill)
+            grown[..., :old.shape[-1]] = old
+            widened[prefix + name] = grown
+        return widened
 
     def forward(self, vector: torch.Tensor) -> list[Affine]:
         standard = soft_bound((torch.log1p(F.relu(vector.float())) - self.center) / self.spread,
@@ -263,13 +302,15 @@ class Decoder(nn.Module):
     """relu4_1-like features (B, 512, h, w) -> RGB (B, 3, 8h, 8w), roughly in [0, 1].
 
     With `skips`, also the relu3_1, relu2_1 and relu1_1-like features (2h, 4h and 8h high), each
-    through a 1x1 conv added after the upsampling to its size."""
+    through a 1x1 conv added after the upsampling to its size. With `coarse`, also the relu5_1-like
+    features (h/2 high), through a 3x3 and a 1x1 conv, enlarged and added after the first layer."""
 
     #: Caffe VGG-19's relu4_1 activations are in the hundreds to thousands (inputs are 0-255):
     #: scaling them to about 1 lets a default-initialised decoder start near the right range.
     INPUT_SCALE = 1e-3
 
-    def __init__(self, widths: tuple[int, ...] = DECODER_WIDTHS, skips: bool = False, modulated: bool = False) -> None:
+    def __init__(self, widths: tuple[int, ...] = DECODER_WIDTHS, skips: bool = False, modulated: bool = False,
+                 coarse: bool = False) -> None:
         super().__init__()
         a, b, c, d = widths
         self.layers = nn.Sequential(
@@ -280,9 +321,10 @@ class Decoder(nn.Module):
         )
         self.skips = nn.ModuleList(nn.Conv2d(LEVEL_CHANNELS[name], width, 1)
                                    for name, width in zip(SKIP_LEVELS, (a, b, c)) if skips)
+        self.coarse = nn.Sequential(ConvLayer(LEVEL_CHANNELS[COARSE_LEVEL], a), nn.Conv2d(a, a, 1)) if coarse else None
         with torch.no_grad():
             self.layers[-1][1].bias.fill_(0.5)  # start mid-grey rather than black
-            for conv in self.skips:             # start as the plain decoder
+            for conv in [*self.skips, *([self.coarse[1]] if coarse else [])]:    # start as the plain decoder
                 conv.weight.zero_(), conv.bias.zero_()
         self.modulation = StyleModulation(vector_size(self.levels), self.modulation_channels) if modulated else None
 
@@ -293,7 +335,8 @@ class Decoder(nn.Module):
     @property
     def levels(self) -> tuple[str, ...]:
         """The encoder levels this decoder reads, in the style vector's order."""
-        return (ENCODER_LAYER, *SKIP_LEVELS) if len(self.skips) else (ENCODER_LAYER,)
+        return (ENCODER_LAYER, *(SKIP_LEVELS if len(self.skips) else ()),
+                *((COARSE_LEVEL,) if self.coarse is not None else ()))
 
     def modulations(self, vector: torch.Tensor | None) -> list[Affine | None]:
         """Each hidden convolution's (scale, shift) for the style `vector`; all None when unmodulated."""
@@ -309,14 +352,27 @@ class Decoder(nn.Module):
         return tuple(layer[1].out_channels for layer in self.layers if isinstance(layer, ConvLayer) and layer.hidden)
 
     def forward(self, features: torch.Tensor, skips: list[torch.Tensor] | tuple[torch.Tensor, ...] = (),
-                style: torch.Tensor | None = None) -> torch.Tensor:
+                style: torch.Tensor | None = None, coarse: torch.Tensor | None = None) -> torch.Tensor:
         """`features` (relu4_1) and, for a skip decoder, the relu3_1, relu2_1, relu1_1 ones; `style`:
-        the style vector (B, N), for a modulated decoder."""
+        the style vector (B, N), for a modulated decoder; `coarse`: relu5_1, for a coarse decoder
+        (all AdaIN'd)."""
         if len(skips) != len(self.skips):
             raise ValueError(f"this decoder reads {len(self.skips)} skip levels, got {len(skips)}")
+        if (coarse is None) != (self.coarse is None):
+            raise ValueError(f"this decoder {'reads' if self.coarse is not None else 'has no'} coarse level {COARSE_LEVEL}")
         first, *rest = self.modulations(style)
+        x = _conv_layer(self.layers[0], features * self.INPUT_SCALE, first)
+        if coarse is not None:
+            x = x + coarse_output(self.coarse, coarse, x.shape[-2:])
         added = (skip_output(conv, level, name) for conv, level, name in zip(self.skips, skips, SKIP_LEVELS))
-        return self._upper(_conv_layer(self.layers[0], features * self.INPUT_SCALE, first), added, iter(rest))
+        return self._upper(x, added, iter(rest))
+
+    def read(self, levels: list[torch.Tensor] | tuple[torch.Tensor, ...], style: torch.Tensor | None = None
+             ) -> torch.Tensor:
+        """`forward` on the AdaIN'd features of every level in `levels`' order."""
+        deep, *rest = levels
+        coarse = rest.pop() if self.coarse is not None else None
+        return self(deep, rest, style, coarse)
 
     def decode(self, features: list[torch.Tensor], affines: list[Affine], fold: bool = False,
                style: torch.Tensor | None = None) -> torch.Tensor:
@@ -329,8 +385,7 @@ class Decoder(nn.Module):
         converters want constant weights."""
         if fold and features[0].shape[0] == 1:
             return self._decode_folded(features, affines, style)
-        deep, *skips = (apply_affine(f, affine).to(self.dtype) for f, affine in zip(features, affines))
-        return self(deep, skips, style)
+        return self.read([apply_affine(f, affine).to(self.dtype) for f, affine in zip(features, affines)], style)
 
     def _decode_folded(self, features: list[torch.Tensor], affines: list[Affine],
                        style: torch.Tensor | None) -> torch.Tensor:
@@ -345,6 +400,8 @@ class Decoder(nn.Module):
         first_modulation, *rest = self.modulations(style)
         pad, conv, relu = self.layers[0]
         first = relu(read(conv, pad(deep.to(self.dtype)), deep_affine, self.INPUT_SCALE, first_modulation))
+        if self.coarse is not None:
+            first = first + coarse_output(self.coarse, skips.pop(), first.shape[-2:], skip_affines.pop())
         added = (read(conv, level, affine, SKIP_SCALES[name])
                  for conv, level, affine, name in zip(self.skips, skips, skip_affines, SKIP_LEVELS))
         return self._upper(first, added, iter(rest), fold=True)
@@ -381,13 +438,18 @@ def _conv_layer(layer: ConvLayer, x: torch.Tensor, modulation: Affine | None, fo
 class Encoder(nn.Module):
     """Frozen VGG-19 up to relu4_1 with our bundled weights; RGB in [0, 1] (preprocessing inside).
 
-    `deepest` lets training's loss network reach further (relu5_1 for the Gram loss); the forward
-    pass still stops at relu4_1.
+    `deepest` lets it reach further: relu5_1 for a coarse decoder's level (`for_levels`) and for
+    training's Gram loss; the forward pass still stops at relu4_1.
     """
 
     def __init__(self, weights: VGGWeights, deepest: str = ENCODER_LAYER) -> None:
         super().__init__()
         self.vgg = VGG19Features(weights, deepest, pooling="max")
+
+    @classmethod
+    def for_levels(cls, weights: VGGWeights, levels: tuple[str, ...]) -> Encoder:
+        """The encoder a decoder reading `levels` needs (no deeper: every extra layer costs time)."""
+        return cls(weights, deepest_layer((ENCODER_LAYER,), levels))
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:  # (B, 3, H, W) -> (B, 512, H/8, W/8)
         return self.vgg(image, (ENCODER_LAYER,))[ENCODER_LAYER]
@@ -469,7 +531,7 @@ def frame(image: torch.Tensor) -> tuple[torch.Tensor, Callable[[torch.Tensor], t
     return padded, lambda out: out[..., margin:height - margin, margin:width - margin]
 
 
-__all__ = ["EDGE_MARGIN", "SKIP_LEVELS", "Affine", "Decoder", "Encoder", "StyleModulation", "StyleNetwork", "TransferNetwork", "adain",
-           "adain_affine", "adain_levels", "add_margin", "apply_affine", "decoder_shape", "fold_affine", "frame",
+__all__ = ["COARSE_LEVEL", "EDGE_MARGIN", "SKIP_LEVELS", "Affine", "Decoder", "Encoder", "StyleModulation", "StyleNetwork", "TransferNetwork", "adain",
+           "adain_affine", "adain_levels", "add_margin", "apply_affine", "coarse_output", "decoder_shape", "fold_affine", "frame",
            "mean_std", "modulate_conv", "pad_to_multiple", "skip_output", "split_vector", "stats_vector", "style_vector",
            "vector_size"]

@@ -75,6 +75,7 @@ class TrainConfig:
     skips: bool = False               # decoder with skip levels relu3_1..relu1_1 (network.Decoder)
     widths: tuple[int, ...] = DECODER_WIDTHS  # decoder widths, coarse to fine (network.Decoder)
     modulated: bool = False           # the style vector scales and shifts the decoder's channels (network.Decoder)
+    coarse: bool = False              # the decoder also reads relu5_1 (network.Decoder; --init may lack it)
     perceptual_every: int = 1         # with identity on: steps between 2 are identity-only (cheap)
     clip_grad_norm: float | None = None  # clip the gradient's global norm to this before each step (None: off)
     init: str | None = None           # start from these decoder weights (a checkpoint or shipped file)
@@ -93,6 +94,9 @@ class TrainConfig:
 
 
 GRAM_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")   # the optimizer's style layers
+#: A coarse decoder's relu5_1 branch learns at this multiple of the learning rate: grafted onto a
+#: trained decoder it starts at zero, and at 1x it still added nothing after 2,400 CPU steps.
+COARSE_LR_FACTOR = 10.0
 OBJECTIVES = ("adain", "gatys")
 GATYS_CONTENT_LAYER = "relu4_2"                                          # the optimizer's content layer
 
@@ -213,7 +217,8 @@ def _prepare(config: TrainConfig, encoder: Encoder, loss_network: VGG19Features 
     gram_layers = GRAM_LAYERS if config.gram_weight else ()
     with_crops = not config.style_whole or config.whole_share < 1
     # Targets in two runs, cached crops first, then whole paintings (from index `whole_from`)
-    kinds = {"crops": _Targets(), "whole": _Targets()}
+    layers = tuple(dict.fromkeys((*_loss_layers(config), *levels)))     # (a coarse decoder's relu5_1 too)
+    kinds = {"crops": _Targets(layers), "whole": _Targets(layers)}
     with torch.no_grad(), _autocast(device, dtype):
         for painting in paintings:
             if with_crops:
@@ -222,17 +227,17 @@ def _prepare(config: TrainConfig, encoder: Encoder, loss_network: VGG19Features 
                 if config.style_augment:               # the first crop of each painting stays as painted
                     crops[1:] = [augment_painting(crop, rng) for crop in crops[1:]]
                 crops = torch.stack(crops)
-                found = encoder.layers(_channels_last(crops), _loss_layers(config))
+                found = encoder.layers(_channels_last(crops), layers)
                 # Gram targets as the loss network sees them (objective "gatys": the optimizer's VGG)
                 seen = found if loss_network is None else loss_network(_channels_last(crops), gram_layers)
                 kinds["crops"].add(found, seen, gram_layers)
             if config.style_whole:                 # the painting as fast mode and `brushwork score` read it
                 found, seen = _whole_painting_features(painting, config.style_whole, encoder, loss_network,
-                                                       _loss_layers(config), gram_layers, device)
+                                                       layers, gram_layers, device)
                 kinds["whole"].add(found, seen, gram_layers)
     used = [t for t in kinds.values() if t.means]
-    style_means = {n: torch.cat([m for t in used for m in t.means[n]]) for n in LOSS_LAYERS}
-    style_stds = {n: torch.cat([m for t in used for m in t.stds[n]]) for n in LOSS_LAYERS}
+    style_means = {n: torch.cat([m for t in used for m in t.means[n]]) for n in layers}
+    style_stds = {n: torch.cat([m for t in used for m in t.stds[n]]) for n in layers}
     style_grams = {n: torch.cat([m for t in used for m in t.grams[n]]) for n in gram_layers}
     sums = {n: sum(s for t in used for s in t.squares[n]) / sum(len(t.squares[n]) for t in used)
             for n in LOSS_LAYERS}
@@ -244,19 +249,22 @@ def _prepare(config: TrainConfig, encoder: Encoder, loss_network: VGG19Features 
     return _Data(contents, style_means, style_stds, style_grams, vectors, sums, val, val_styles, whole_from)
 
 
-@dataclass
 class _Targets:
-    """Style targets of one kind (crops or whole paintings) as they are gathered, painting by painting."""
+    """Style targets of one kind (crops or whole paintings) as they are gathered, painting by painting:
+    mean and std at every layer of `layers` (the losses' and the decoder's levels), the mean square
+    at the loss layers, Gram matrices at the Gram layers."""
 
-    means: dict[str, list[torch.Tensor]] = field(default_factory=lambda: {n: [] for n in LOSS_LAYERS})
-    stds: dict[str, list[torch.Tensor]] = field(default_factory=lambda: {n: [] for n in LOSS_LAYERS})
-    grams: dict[str, list[torch.Tensor]] = field(default_factory=lambda: {n: [] for n in GRAM_LAYERS})
-    squares: dict[str, list[float]] = field(default_factory=lambda: {n: [] for n in LOSS_LAYERS})
+    def __init__(self, layers: tuple[str, ...]) -> None:
+        self.means: dict[str, list[torch.Tensor]] = {n: [] for n in layers}
+        self.stds: dict[str, list[torch.Tensor]] = {n: [] for n in layers}
+        self.grams: dict[str, list[torch.Tensor]] = {n: [] for n in GRAM_LAYERS}
+        self.squares: dict[str, list[float]] = {n: [] for n in LOSS_LAYERS}
 
     def add(self, found: dict[str, torch.Tensor], seen: dict[str, torch.Tensor], gram_layers: tuple[str, ...]) -> None:
-        for name in LOSS_LAYERS:
+        for name in self.means:
             mean, std = mean_std(found[name])
             self.means[name].append(mean), self.stds[name].append(std)
+        for name in self.squares:
             self.squares[name].append(float(found[name].float().pow(2).mean()))
         with torch.autocast(found[LOSS_LAYERS[0]].device.type, enabled=False):      # Gram targets in fp32
             for name in gram_layers:
@@ -326,8 +334,7 @@ def loss_terms(encoder: Encoder, decoder: Decoder, content: torch.Tensor, vector
                 vectors = torch.cat([vectors, style_vector(features, levels)])
             if loss_network is not None:
                 photo = loss_network(content, (GATYS_CONTENT_LAYER,))[GATYS_CONTENT_LAYER].float()
-        deep, *skips = (_channels_last(t) for t in adapted)
-        decoded = decoder(deep, skips, vectors)
+        decoded = decoder.read([_channels_last(t) for t in adapted], vectors)
         output = _channels_last(decoded[:batch].float())
         if loss_network is None:
             found = encoder.layers(output, _loss_layers(config))
@@ -377,8 +384,7 @@ def identity_loss(encoder: Encoder, decoder: Decoder, content: torch.Tensor, dev
         with torch.no_grad():
             features = encoder.layers(_channels_last(content), decoder.levels)
             own = style_vector(features, decoder.levels)
-        deep, *skips = (_channels_last(features[name].float()) for name in decoder.levels)
-        decoded = decoder(deep, skips, own)
+        decoded = decoder.read([_channels_last(features[name].float()) for name in decoder.levels], own)
     return F.mse_loss(decoded.float(), content)
 
 
@@ -396,27 +402,30 @@ def train(config: TrainConfig, *, weights: VGGWeights | None = None, resume: boo
         raise InvalidInputError("objective gatys measures style by the Gram loss alone: give it a --gram-weight")
     weights = weights or load_vgg19_weights()
     gatys = config.objective == "gatys"
-    encoder = Encoder(weights, deepest_layer(_loss_layers(config))).to(device).to(memory_format=torch.channels_last)
+    decoder = Decoder(tuple(config.widths), skips=config.skips, modulated=config.modulated, coarse=config.coarse)
+    decoder = decoder.to(device).to(memory_format=torch.channels_last)
+    encoder = Encoder(weights, deepest_layer(_loss_layers(config), decoder.levels))
+    encoder = encoder.to(device).to(memory_format=torch.channels_last)
     loss_network = (VGG19Features(weights, "relu5_1", pooling="avg").to(device).to(memory_format=torch.channels_last)
                     if gatys else None)
-    decoder = Decoder(tuple(config.widths), skips=config.skips, modulated=config.modulated).to(device).to(memory_format=torch.channels_last)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True     # fixed crop size: let cuDNN pick its fastest kernels
-    optimizer = torch.optim.Adam(decoder.parameters(), lr=config.learning_rate)
+    optimizer = torch.optim.Adam(_parameter_groups(decoder, config.learning_rate))
     state = TrainState()
-    new_modulation = config.modulated
+    fit_from: int | None = 0 if config.modulated else None    # style vector entries the modulation must fit
     average: AveragedModel | None = None
     if resume and (out / LAST).is_file():
-        state, average, new_modulation = *_restore(out / LAST, decoder, optimizer, rng, config.ema), False
+        state, average, fit_from = *_restore(out / LAST, decoder, optimizer, rng, config.ema), None
     elif config.init:
         from .model import load_decoder
 
         trained = load_decoder(config.init)
-        new_modulation = new_modulation and trained.modulation is None
         _start_from(decoder, trained, config.init)
+        if trained.modulation is not None:                 # fitted already, up to a grafted level's entries
+            fit_from = trained.modulation.center.numel() if trained.levels != decoder.levels else None
     data = _prepare(config, encoder, loss_network, decoder.levels, device, dtype, random.Random(config.seed + 1))
-    if new_modulation:                                     # standardise its input by the training paintings
-        decoder.modulation.fit(data.style_vectors)
+    if fit_from is not None:                               # standardise its input by the training paintings
+        decoder.modulation.fit(data.style_vectors, start=fit_from)
     if config.ema and average is None:                     # (after the fit: it averages buffers too)
         average = _average_of(decoder, config.ema)
     out.mkdir(parents=True, exist_ok=True)                 # (after every check: a refused run leaves nothing)
@@ -430,7 +439,7 @@ def train(config: TrainConfig, *, weights: VGGWeights | None = None, resume: boo
     while state.step < config.steps and (deadline is None or time.perf_counter() < deadline):
         lr = config.learning_rate / (1 + config.lr_decay * state.step)
         for group in optimizer.param_groups:
-            group["lr"] = lr
+            group["lr"] = lr * group.get("factor", 1.0)
         full = config.identity_weight == 0 or state.step % config.perceptual_every == 0
         count = config.batch_size if full else 2 * config.batch_size
         content = torch.stack([random_crop(rng.choice(data.contents), config.crop, rng, jitter=True)
@@ -468,19 +477,39 @@ def train(config: TrainConfig, *, weights: VGGWeights | None = None, resume: boo
     return out / BEST
 
 
+def _parameter_groups(decoder: Decoder, learning_rate: float) -> list[dict]:
+    """Adam's parameter groups: a coarse decoder's relu5_1 branch at COARSE_LR_FACTOR times the rate
+    (each group's "factor"; `train` sets every group's rate per step)."""
+    branch = list(decoder.coarse.parameters()) if decoder.coarse is not None else []
+    chosen = {id(p) for p in branch}
+    groups = [{"params": [p for p in decoder.parameters() if id(p) not in chosen], "factor": 1.0}]
+    if branch:
+        groups.append({"params": branch, "factor": COARSE_LR_FACTOR})
+    for group in groups:
+        group["lr"] = learning_rate * group["factor"]
+    return groups
+
+
 def _start_from(decoder: Decoder, trained: Decoder, source: str) -> None:
     """Copy `trained`'s weights; a plain decoder may start a skip decoder (its skips stay zero), an
-    unmodulated one a modulated decoder (its modulation starts at identity)."""
+    unmodulated one a modulated decoder (its modulation starts at identity), one without a coarse
+    level a coarse decoder (its branch and the modulation's weights for the new entries start at
+    zero: it starts as the decoder it was made from)."""
     given, asked = decoder_shape(trained.state_dict()), decoder_shape(decoder.state_dict())
-    if given["skips"] and not asked["skips"]:
-        raise InvalidInputError(f"'{source}' is a skip decoder; train it with --skips")
-    if given["modulated"] and not asked["modulated"]:
-        raise InvalidInputError(f"'{source}' is a modulated decoder; train it with --modulate")
+    for key, flag, what in (("skips", "--skips", "a skip decoder"), ("modulated", "--modulate", "a modulated decoder"),
+                            ("coarse", "--coarse", "a coarse decoder (relu5_1)")):
+        if given[key] and not asked[key]:
+            raise InvalidInputError(f"'{source}' is {what}; train it with {flag}")
     if given["widths"] != asked["widths"]:
         widths = " ".join(map(str, given["widths"]))
         raise InvalidInputError(f"'{source}' has decoder widths {widths}; train it with --widths {widths}")
-    missing, _ = decoder.load_state_dict(trained.state_dict(), strict=False)
-    assert all(key.startswith(("skips.", "modulation.")) for key in missing), missing
+    state = trained.state_dict()
+    if given["modulated"] and trained.levels != decoder.levels:
+        if decoder.levels[:len(trained.levels)] != trained.levels:     # (a plain decoder: its vector is not a prefix)
+            raise InvalidInputError(f"'{source}' is a modulated decoder without skip levels; train it without --skips")
+        state = decoder.modulation.widen(state)
+    missing, _ = decoder.load_state_dict(state, strict=False)
+    assert all(key.startswith(("skips.", "modulation.", "coarse.")) for key in missing), missing
 
 
 def validation_loss(encoder: Encoder, decoder: Decoder, data: _Data, config: TrainConfig,
@@ -541,7 +570,7 @@ def _restore(path: Path, decoder: Decoder, optimizer: torch.optim.Optimizer, rng
     saved, asked = decoder_shape(payload["decoder"]), decoder_shape(decoder.state_dict())
     if saved != asked:
         flags = " ".join(map(str, saved["widths"])) + (" with --skips" if saved["skips"] else " without --skips") + \
-            (" and --modulate" if saved["modulated"] else "")
+            (" and --modulate" if saved["modulated"] else "") + (" and --coarse" if saved["coarse"] else "")
         raise InvalidInputError(f"the checkpoint in '{path.parent}' is a decoder of widths {flags}; resume it with "
                                 "those options, or start over with --fresh")
     decoder.load_state_dict(payload.get("training_decoder", payload["decoder"]))
@@ -606,7 +635,7 @@ def calibrate_int8(decoder_file: str | Path, content_dir: str | Path, style_dir:
     photo_files, painting_files = _spread(list_images(content_dir), photos), _spread(list_images(style_dir), paintings)
     style_side = style_long_side(make_options(size=size), size, size)
     painting_images = [imaging.load_tensor(path, style_side) for path in painting_files]
-    ranges = calibrate(Encoder(weights or load_vgg19_weights()), decoder,
+    ranges = calibrate(Encoder.for_levels(weights or load_vgg19_weights(), decoder.levels), decoder,
                        (imaging.load_tensor(path, size) for path in photo_files), painting_images)
     return save_int8_ranges(decoder_file, ranges, target)
 
