@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -119,23 +121,65 @@ def test_training_a_coarse_decoder_from_the_shipped_one(tmp_path, capsys):
     assert "--coarse" in capsys.readouterr().err and not (tmp_path / "other").exists()
 
 
-def test_onnx_export_of_a_coarse_decoder_matches_pytorch(tmp_path, stylizer):
-    ort = pytest.importorskip("onnxruntime")
-    shipped, coarse = _grafted()
-    _with_branch(coarse)
-    weights = tmp_path / "coarse.pt"
-    torch.save({"decoder": coarse.state_dict()}, weights)
-    result = export("onnx", tmp_path / "onnx", weights=stylizer.weights, decoder=weights)
-    assert result.vector_size == 2944
-    encoder = Encoder.for_levels(stylizer.weights, coarse.levels)
-    content, style = _tensor(make_content(64), 72, 56), _tensor(make_style(64), 64, 64)
+@pytest.fixture(scope="module")
+def coarse_file(tmp_path_factory) -> Path:
+    """A grafted coarse decoder with a working branch, saved as a decoder file."""
+    path = tmp_path_factory.mktemp("coarse") / "coarse.pt"
+    torch.save({"decoder": _with_branch(_grafted()[1]).state_dict()}, path)
+    return path
+
+
+def _coarse_reference(weights, path: Path, size: tuple[int, int]) -> tuple[torch.Tensor, ...]:
+    """Content (72x56: not a multiple of 16), style, and PyTorch's vector and picture at strength 0.8."""
+    decoder = read_decoder_file(path)[0]
+    encoder = Encoder.for_levels(weights, decoder.levels)
+    content, style = _tensor(make_content(64), *size), _tensor(make_style(64), 64, 64)
     with torch.no_grad():
-        vector = StyleNetwork(encoder, coarse.levels)(style)
-        reference = TransferNetwork(encoder, coarse)(content, vector, torch.tensor([0.8]))
+        vector = StyleNetwork(encoder, decoder.levels)(style)
+        picture = TransferNetwork(encoder, decoder)(content, vector, torch.tensor([0.8]))
+    return content, style, vector, picture
+
+
+def test_onnx_export_of_a_coarse_decoder_matches_pytorch(tmp_path, stylizer, coarse_file):
+    ort = pytest.importorskip("onnxruntime")
+    result = export("onnx", tmp_path, weights=stylizer.weights, decoder=coarse_file)
+    assert result.vector_size == 2944
+    content, style, vector, reference = _coarse_reference(stylizer.weights, coarse_file, (72, 56))
     sessions = [ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
                 for path in (result.style, result.transfer)]
     (ours_vector,) = sessions[0].run(None, {"style_image": style.numpy()})
+    np.testing.assert_allclose(ours_vector, vector.numpy(), rtol=1e-3, atol=1e-2)
     (ours,) = sessions[1].run(None, {"content_image": content.numpy(), "style_vector": ours_vector,
                                      "strength": np.array([0.8], dtype=np.float32)})
-    assert ours.shape == reference.shape
-    assert float(np.abs(ours - reference.numpy()).mean()) * 255 < 0.5
+    assert ours.shape == reference.shape == (1, 3, 56, 72)          # (exported at 384 px: sizes are dynamic)
+    assert float(np.abs(ours - reference.numpy()).max()) < 2e-3
+
+
+def test_tflite_export_of_a_coarse_decoder_matches_pytorch(tmp_path, stylizer, coarse_file):
+    pytest.importorskip("litert_torch")
+    interpreter_module = pytest.importorskip("ai_edge_litert.interpreter")
+    result = export("tflite", tmp_path, content_size=72, style_size=64, weights=stylizer.weights, decoder=coarse_file)
+    content, style, vector, reference = _coarse_reference(stylizer.weights, coarse_file, (72, 72))
+
+    def run(path: Path, *inputs: np.ndarray) -> np.ndarray:
+        interpreter = interpreter_module.Interpreter(model_path=str(path))
+        interpreter.allocate_tensors()
+        for detail, value in zip(sorted(interpreter.get_input_details(), key=lambda d: d["index"]), inputs):
+            interpreter.set_tensor(detail["index"], value)
+        interpreter.invoke()
+        return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+
+    ours_vector = run(result.style, style.numpy())
+    np.testing.assert_allclose(ours_vector, vector.numpy(), rtol=1e-3, atol=1e-2)
+    ours = run(result.transfer, content.numpy(), ours_vector, np.array([0.8], dtype=np.float32))
+    assert ours.shape == (1, 3, 72, 72) and float(np.abs(ours - reference.numpy()).max()) < 2e-3
+
+
+def test_coreml_export_of_a_coarse_decoder_converts(tmp_path, stylizer, coarse_file):
+    ct = pytest.importorskip("coremltools")
+    result = export("coreml", tmp_path, "fp16", content_size=72, style_size=64, weights=stylizer.weights,
+                    decoder=coarse_file)
+    spec = ct.utils.load_spec(str(result.transfer))
+    inputs = {i.name: list(i.type.multiArrayType.shape) for i in spec.description.input}
+    assert inputs == {"content_image": [1, 3, 72, 72], "style_vector": [1, 2944], "strength": [1]}
+    assert [o.name for o in spec.description.output] == ["stylized_image"]

@@ -213,7 +213,12 @@ def coarse_output(branch: nn.Sequential, level: torch.Tensor, size: tuple[int, i
     else:
         weight, bias = fold_affine(conv, affine, SKIP_SCALES[COARSE_LEVEL])
         x = F.conv2d(pad(level.to(dtype)), weight.to(dtype), bias.to(dtype))
-    return F.interpolate(project(relu(x)), size=tuple(size), mode="nearest")
+    # x2 nearest (relu5_1's cell j covers relu4_1's 2j and 2j + 1), the last row and column repeated
+    # for an odd size (max pooling dropped it) and cut to `size`: the same in every exporter (a
+    # nearest resize to `size` put the cells elsewhere in LiteRT than in PyTorch, and Core ML's
+    # converter takes a fixed padding, not one computed from the sizes)
+    y = F.pad(F.interpolate(project(relu(x)), scale_factor=2.0, mode="nearest"), (0, 1, 0, 1), mode="replicate")
+    return y[..., :size[-2], :size[-1]]
 
 
 def decoder_shape(state: dict[str, torch.Tensor]) -> dict[str, object]:
