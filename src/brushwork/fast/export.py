@@ -2,8 +2,9 @@
 
 Each export writes `style.<ext>` (style image -> (1, N) vector: 1920 floats for the shipped
 decoder, 2944 for a coarse one) and `transfer.<ext>` (content image, style vector, strength ->
-image), like TFLite's arbitrary-style models, so an app computes a style once. Images are NCHW float32 RGB in [0, 1]. ONNX keeps height and width dynamic (any
-multiple of 8); LiteRT and Core ML get fixed sizes (`content_size`, `style_size`).
+image), like TFLite's arbitrary-style models, so an app computes a style once. Images are NCHW
+float32 RGB in [0, 1]. ONNX keeps height and width dynamic (any multiple of 8); LiteRT and Core ML
+get fixed sizes (`content_size`, `style_size`).
 Converters are optional dependencies (`pip install brushwork[export]`), imported on use.
 """
 

@@ -25,8 +25,7 @@ from torch.ao.nn import quantized as qnn
 from torch.ao.nn.intrinsic import quantized as qnni
 from torch.ao.quantization import HistogramObserver, PerChannelMinMaxObserver
 
-from ..features import pool
-from ..features import deepest_layer
+from ..features import deepest_layer, pool
 from .network import (ENCODER_LAYER, SKIP_SCALES, Affine, Decoder, Encoder, Upsample, adain_levels, apply_affine,
                       coarse_output, fold_affine, frame, modulate_conv, skip_output, style_vector)
 
@@ -329,7 +328,7 @@ class Int8Decoder(nn.Module):
 
     A modulated decoder's hidden convolutions are quantized per call with the style's scale and
     shift folded into their weights (`Int8Stage.run`); their output ranges were calibrated with it.
-    A coarse decoder's relu5_1 branch (1/16 size, ~4 % of the decoder's work at 512 px) runs in
+    A coarse decoder's relu5_1 branch (1/16 size, ~5 % of the decoder's work) runs in
     `head_dtype` beside the first convolution, its AdaIN folded into its 3x3 convolution."""
 
     def __init__(self, decoder: Decoder, ranges: Ranges, head_dtype: torch.dtype = torch.float32) -> None:
