@@ -17,7 +17,7 @@ from brushwork.fast.model import read_decoder_file
 from brushwork.fast.network import Decoder, Encoder, StyleNetwork, TransferNetwork, decoder_shape
 from brushwork.fast.train import _start_from
 
-from .conftest import make_content, make_style
+from .conftest import export_module, make_content, make_style
 from .test_fast import _folders
 
 
@@ -141,7 +141,7 @@ def _coarse_reference(weights, path: Path, size: tuple[int, int]) -> tuple[torch
 
 
 def test_onnx_export_of_a_coarse_decoder_matches_pytorch(tmp_path, stylizer, coarse_file):
-    ort = pytest.importorskip("onnxruntime")
+    ort = export_module("onnxruntime")
     result = export("onnx", tmp_path, weights=stylizer.weights, decoder=coarse_file)
     assert result.vector_size == 2944
     content, style, vector, reference = _coarse_reference(stylizer.weights, coarse_file, (72, 56))
@@ -156,8 +156,8 @@ def test_onnx_export_of_a_coarse_decoder_matches_pytorch(tmp_path, stylizer, coa
 
 
 def test_tflite_export_of_a_coarse_decoder_matches_pytorch(tmp_path, stylizer, coarse_file):
-    pytest.importorskip("litert_torch")
-    interpreter_module = pytest.importorskip("ai_edge_litert.interpreter")
+    export_module("litert_torch")
+    interpreter_module = export_module("ai_edge_litert.interpreter")
     result = export("tflite", tmp_path, content_size=72, style_size=64, weights=stylizer.weights, decoder=coarse_file)
     content, style, vector, reference = _coarse_reference(stylizer.weights, coarse_file, (72, 72))
 
@@ -176,7 +176,7 @@ def test_tflite_export_of_a_coarse_decoder_matches_pytorch(tmp_path, stylizer, c
 
 
 def test_coreml_export_of_a_coarse_decoder_converts(tmp_path, stylizer, coarse_file):
-    ct = pytest.importorskip("coremltools")
+    ct = export_module("coremltools")
     result = export("coreml", tmp_path, "fp16", content_size=72, style_size=64, weights=stylizer.weights,
                     decoder=coarse_file)
     spec = ct.utils.load_spec(str(result.transfer))

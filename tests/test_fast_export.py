@@ -13,7 +13,7 @@ from brushwork.fast.model import load_decoder
 from brushwork.fast.network import vector_size
 from brushwork.imaging import to_tensor
 
-from .conftest import EXAMPLES
+from .conftest import EXAMPLES, export_module
 
 
 def _image(name: str, size: tuple[int, int]) -> torch.Tensor:
@@ -38,7 +38,7 @@ def reference(networks):
 
 @pytest.fixture(scope="module")
 def onnx_dir(tmp_path_factory):
-    pytest.importorskip("onnxruntime")
+    export_module("onnxruntime")
     folder = tmp_path_factory.mktemp("onnx")
     assert main(["export", "--format", "onnx", "-o", str(folder)]) == 0
     return folder
@@ -66,15 +66,15 @@ def test_onnx_matches_pytorch_with_dynamic_sizes(onnx_dir, reference):
 
 @pytest.mark.parametrize("precision, mean_tolerance", [("fp16", 0.01), ("int8", 0.06)])
 def test_onnx_reduced_precision_stays_close(tmp_path, reference, precision, mean_tolerance):
-    pytest.importorskip("onnxruntime")
+    export_module("onnxruntime")
     export("onnx", tmp_path, precision)
     _, out = _run_onnx(tmp_path, reference)
     assert np.abs(out - reference[3]).mean() < mean_tolerance
 
 
 def test_tflite_matches_pytorch(tmp_path, networks):
-    pytest.importorskip("litert_torch")
-    interpreter_module = pytest.importorskip("ai_edge_litert.interpreter")
+    export_module("litert_torch")
+    interpreter_module = export_module("ai_edge_litert.interpreter")
     result = export("tflite", tmp_path, "fp32", content_size=64, style_size=64)
     style_net, transfer_net = networks
     content, style = _image("astronaut.jpg", (64, 64)), _image("strokes.png", (64, 64))
@@ -98,7 +98,7 @@ def test_tflite_matches_pytorch(tmp_path, networks):
 
 
 def test_coreml_converts_with_the_right_spec(tmp_path):
-    pytest.importorskip("coremltools")
+    export_module("coremltools")
     import coremltools as ct
 
     result = export("coreml", tmp_path, "fp16", content_size=64, style_size=64)
