@@ -19,6 +19,7 @@ from brushwork.fast.train import _start_from
 
 from .conftest import export_module, make_content, make_style
 from .test_fast import _folders
+from .test_fast_export import run_litert
 
 
 def _tensor(image, width: int, height: int) -> torch.Tensor:
@@ -160,18 +161,10 @@ def test_tflite_export_of_a_coarse_decoder_matches_pytorch(tmp_path, stylizer, c
     interpreter_module = export_module("ai_edge_litert.interpreter")
     result = export("tflite", tmp_path, content_size=72, style_size=64, weights=stylizer.weights, decoder=coarse_file)
     content, style, vector, reference = _coarse_reference(stylizer.weights, coarse_file, (72, 72))
-
-    def run(path: Path, *inputs: np.ndarray) -> np.ndarray:
-        interpreter = interpreter_module.Interpreter(model_path=str(path))
-        interpreter.allocate_tensors()
-        for detail, value in zip(sorted(interpreter.get_input_details(), key=lambda d: d["index"]), inputs):
-            interpreter.set_tensor(detail["index"], value)
-        interpreter.invoke()
-        return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
-
-    ours_vector = run(result.style, style.numpy())
+    ours_vector = run_litert(interpreter_module, result.style, style.numpy())
     np.testing.assert_allclose(ours_vector, vector.numpy(), rtol=1e-3, atol=1e-2)
-    ours = run(result.transfer, content.numpy(), ours_vector, np.array([0.8], dtype=np.float32))
+    ours = run_litert(interpreter_module, result.transfer, content.numpy(), ours_vector,
+                      np.array([0.8], dtype=np.float32))
     assert ours.shape == (1, 3, 72, 72) and float(np.abs(ours - reference.numpy()).max()) < 2e-3
 
 

@@ -20,6 +20,16 @@ def _image(name: str, size: tuple[int, int]) -> torch.Tensor:
     return to_tensor(Image.open(EXAMPLES / name).convert("RGB").resize(size))
 
 
+def run_litert(interpreter_module, path, *inputs: np.ndarray) -> np.ndarray:
+    """A .tflite model's first output for `inputs` (in the model's input order), with ai-edge-litert."""
+    interpreter = interpreter_module.Interpreter(model_path=str(path))
+    interpreter.allocate_tensors()
+    for detail, value in zip(sorted(interpreter.get_input_details(), key=lambda d: d["index"]), inputs):
+        interpreter.set_tensor(detail["index"], value)
+    interpreter.invoke()
+    return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+
+
 @pytest.fixture(scope="module")
 def networks():
     return build_networks()
@@ -82,18 +92,10 @@ def test_tflite_matches_pytorch(tmp_path, networks):
         vector = style_net(style)
         expected = transfer_net(content, vector, torch.tensor([1.0])).numpy()
 
-    def run(path, *inputs):
-        interpreter = interpreter_module.Interpreter(model_path=str(path))
-        interpreter.allocate_tensors()
-        details = sorted(interpreter.get_input_details(), key=lambda d: d["index"])
-        for detail, value in zip(details, inputs):
-            interpreter.set_tensor(detail["index"], value)
-        interpreter.invoke()
-        return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
-
-    tfl_vector = run(result.style, style.numpy())
+    tfl_vector = run_litert(interpreter_module, result.style, style.numpy())
     np.testing.assert_allclose(tfl_vector, vector.numpy(), rtol=1e-3, atol=1e-2)
-    out = run(result.transfer, content.numpy(), tfl_vector, np.array([1.0], dtype=np.float32))
+    out = run_litert(interpreter_module, result.transfer, content.numpy(), tfl_vector,
+                     np.array([1.0], dtype=np.float32))
     assert out.shape == (1, 3, 64, 64) and np.abs(out - expected).max() < 2e-3
 
 
