@@ -156,6 +156,7 @@ def calibrate(encoder: Encoder, decoder: Decoder, photos: Iterable[torch.Tensor]
         raise ValueError("calibration needs at least one painting")
     encoders, segments, levels = encoder_layers(encoder, decoder.levels), decoder_segments(decoder), decoder.levels
     joins = [_skip_names(segment) for segment in segments[:-1]]
+    head, rest = _split_head(segments[0])                  # (a coarse decoder adds its branch between)
     observers = {name: HistogramObserver(dtype=torch.quint8, reduce_range=False)
                  for name in range_names(encoder, decoder)}
 
@@ -172,7 +173,6 @@ def calibrate(encoder: Encoder, decoder: Decoder, photos: Iterable[torch.Tensor]
             deep, *skips = adain_levels(encode(frame(photo)[0]), vector, levels)
             coarse = skips.pop() if decoder.coarse is not None else None
             modulations = iter(decoder.modulations(vector))        # (all None for an unmodulated decoder)
-            head, rest = _split_head(segments[0])
             x = _run(head, deep * decoder.INPUT_SCALE, observers, modulations=modulations)[0]
             if coarse is not None:
                 x = x + coarse_output(decoder.coarse, coarse, x.shape[-2:])
