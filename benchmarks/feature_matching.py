@@ -15,7 +15,7 @@ painting's features at inference, with the shipped decoder as it is, closes the 
 At the chosen `--levels`, the result (a `--mix` share of it, the rest plain AdaIN) goes to the
 decoder; the other levels get AdaIN. Mix 0 is fast mode itself (fp32, not folded into int8).
 Scored as score_decoders.py does: style / content distance ratios to the optimizer's pictures
-(lower is closer), per pair and mean, and the seconds of one transfer. `--sheet` writes the pictures.
+(lower is closer), per pair and mean, and the seconds of one transfer (the painting read beforehand). `--sheet` writes the pictures.
 """
 
 from __future__ import annotations
@@ -37,13 +37,14 @@ import brushwork  # noqa: E402
 from brushwork import imaging  # noqa: E402
 from brushwork.fast.model import read_decoder_file, style_long_side  # noqa: E402
 from brushwork.fast.network import (  # noqa: E402
+    Decoder,
     Encoder,
-    StyleNetwork,
     adain_affine,
     apply_affine,
     frame,
     mean_std,
     split_vector,
+    style_vector,
 )
 from brushwork.metrics import score  # noqa: E402
 
@@ -68,17 +69,30 @@ def histogram_match(content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
     return torch.empty_like(flat).scatter_(1, flat.argsort(dim=1), ranked[:, quantiles]).reshape(content.shape)
 
 
-def transfer(encoder: Encoder, decoder: torch.nn.Module, photo: torch.Tensor, painting: torch.Tensor,
+def read_pair(content: Path, style: Path, encoder: Encoder, levels: tuple[str, ...]
+              ) -> tuple[torch.Tensor, dict[str, torch.Tensor], torch.Tensor]:
+    """The photo at SIZE, and the painting's features and style vector as fast mode reads it (once
+    per pair: every --mix uses them)."""
+    photo = imaging.load_image(content).rgb
+    photo = imaging.resize(photo, imaging.output_size(*photo.size, SIZE))
+    painting = imaging.load_image(style).rgb
+    painting = imaging.resize(painting, imaging.output_size(
+        *painting.size, style_long_side(brushwork.StyleOptions(), *photo.size)))
+    with torch.no_grad():
+        painted = encoder.layers(imaging.to_tensor(painting), levels)
+    return imaging.to_tensor(photo), painted, style_vector(painted, levels)
+
+
+def transfer(encoder: Encoder, decoder: Decoder, photo: torch.Tensor, painted: dict[str, torch.Tensor],
              vector: torch.Tensor, match, levels: tuple[str, ...], mix: float) -> torch.Tensor:
     """Fast mode's transfer with `match` (photo features, painting features -> features) at `levels`."""
     padded, crop = frame(photo)
     found = encoder.layers(padded, decoder.levels)
-    painted = encoder.layers(painting, levels) if mix > 0 else {}
     features, affines = [], []
     for name, part in zip(decoder.levels, split_vector(vector, decoder.levels)):
         own = found[name]
         affine = adain_affine(mean_std(own), part)
-        if name in painted:
+        if name in levels and mix > 0:
             matched = match(own, painted[name])
             painted_like = apply_affine(matched, adain_affine(mean_std(matched), part))
             own = mix * painted_like + (1 - mix) * apply_affine(own, affine)
@@ -108,7 +122,8 @@ def main() -> None:
     chosen = pairs(args.images, args.pairs)
     optimizer = optimizer_scores(stylizer, args.bench, chosen, parser)
     encoder = Encoder.for_levels(stylizer.weights, decoder.levels)
-    style_network = StyleNetwork(encoder, decoder.levels)
+    inputs = [read_pair(content, style, encoder, decoder.levels) for content, style in chosen]
+
     def match(photo: torch.Tensor, painting: torch.Tensor) -> torch.Tensor:
         return style_swap(photo, painting, args.patch) if args.method == "swap" else histogram_match(photo, painting)
 
@@ -116,18 +131,10 @@ def main() -> None:
     rows = []
     for mix in args.mix:
         ratios, seconds, pictures = [], [], []
-        for content, style in chosen:
-            photo = imaging.load_image(content).rgb
-            photo = imaging.resize(photo, imaging.output_size(*photo.size, SIZE))
-            painting = imaging.load_image(style).rgb
-            painting = imaging.resize(painting, imaging.output_size(
-                *painting.size, style_long_side(brushwork.StyleOptions(), *photo.size)))
+        for (content, style), (photo, painted, vector) in zip(chosen, inputs):
             with torch.no_grad():
-                painting_tensor = imaging.to_tensor(painting)
-                vector = style_network(painting_tensor)
                 started = time.perf_counter()
-                out = transfer(encoder, decoder, imaging.to_tensor(photo), painting_tensor, vector, match,
-                               tuple(args.levels), mix)
+                out = transfer(encoder, decoder, photo, painted, vector, match, tuple(args.levels), mix)
                 seconds.append(time.perf_counter() - started)
             picture = imaging.to_pil(out)
             got, slow = score(stylizer, picture, content, style), optimizer[content, style]
