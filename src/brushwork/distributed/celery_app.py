@@ -90,10 +90,21 @@ def make_app(broker_url: str | None = None, *, queue: str = DEFAULT_QUEUE, time_
         result_expires=24 * 3600,
         brushwork_worker=dict(worker_settings or {}),
     )
-    from .tasks import register
-
     register(app)
     return app
+
+
+def register(app: Celery) -> Any:
+    """Add the stylize task to `app` (by name, so the server can send it without importing torch).
+
+    `shared=False`: each app gets only its own copy, not those of every app built before it.
+    The task body is imported here, when an app is built, not with this module: it is the worker's
+    side, and it takes nothing from this module back.
+    """
+    from .tasks import stylize_job
+
+    return app.task(name=TASK_NAME, bind=True, shared=False, acks_late=True,
+                    reject_on_worker_lost=True)(stylize_job)
 
 
 def __getattr__(name: str) -> Celery:

@@ -242,14 +242,3 @@ def _fail(store: JobStore, status: JobStatus, error: str, ttl: int) -> str:
 def stylize_job(self: Task, job_id: str, settings: dict[str, Any]) -> str:
     """The Celery task body (bound): run one brushwork job by id."""
     return run_job(self.app, job_id, self.request.hostname or f"pid-{os.getpid()}", settings)
-
-
-def register(app: Celery) -> Task:
-    """Add the stylize task to `app` (by name, so the server can send it without importing torch).
-
-    `shared=False`: each app gets only its own copy, not those of every app built before it.
-    """
-    from .celery_app import TASK_NAME
-
-    return app.task(name=TASK_NAME, bind=True, shared=False, acks_late=True,
-                    reject_on_worker_lost=True)(stylize_job)

@@ -1,40 +1,20 @@
 """brushwork's HTTP server: `create_app(settings)` builds the FastAPI app; `brushwork serve` runs it.
 
 Importing this package needs no web framework: `create_app` is loaded on first use, so the CLI can
-offer `serve` (and say what to install) even where the server extra is missing.
+offer `serve` (and say what to install) even where the server extra is missing. The modules of the
+package import nothing from here: `make_queue` lives in `queues`, re-exported.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from .queues import make_queue
+
 if TYPE_CHECKING:
-    from ..jobs import JobQueue
     from .app import create_app
-    from .settings import ServerSettings
 
 __all__ = ["create_app", "make_queue"]
-
-
-def make_queue(settings: "ServerSettings", stylizer_factory: Callable[[], Any]) -> "JobQueue":
-    """The job queue a server runs on: Celery workers over Redis when `settings.broker_url` is set
-    (the server then loads no network: the workers do), else the in-process `LocalQueue`."""
-    if settings.broker_url:
-        try:
-            from ..distributed import CeleryQueue
-        except ImportError:
-            from ..errors import BackendUnavailable
-
-            raise BackendUnavailable("a broker URL is set, but Celery is not installed: "
-                                     "pip install 'brushwork[distributed]'") from None
-        return CeleryQueue(settings.broker_url, max_queued=settings.queue_size,
-                           result_ttl=int(settings.result_ttl), time_limit=int(settings.max_seconds))
-    from .local_queue import LocalQueue
-
-    return LocalQueue(stylizer_factory(), workers=settings.workers, queue_size=settings.queue_size,
-                      result_ttl=settings.result_ttl, result_max_count=settings.result_max_count,
-                      max_seconds=settings.max_seconds)
 
 
 def __getattr__(name: str) -> Any:

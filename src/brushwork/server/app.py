@@ -19,6 +19,7 @@ from .. import __version__
 from ..jobs import JobQueue
 from .errors import error_response, install_error_handlers
 from .limits import BodyLimit
+from .queues import make_queue
 from .routes import api, public
 from .settings import ServerSettings
 
@@ -34,8 +35,6 @@ def create_app(settings: ServerSettings | None = None, queue: JobQueue | None = 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        from . import make_queue
-
         app.state.settings = settings
         own = queue is None
         if own:
