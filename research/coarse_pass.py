@@ -1,10 +1,10 @@
 """Fast mode's coarse pass (`coarse_pass`): how much closer to the painting, at what cost in content and time.
 
     python benchmarks/fast_mode.py --images ../shared/images --out OUT          # once: optimizer pictures
-    python benchmarks/coarse_pass.py --bench OUT [--shares 0.1 0.2 0.5] [--heldout DIR ...]
+    python research/coarse_pass.py --bench OUT [--shares 0.1 0.2 0.5] [--heldout DIR ...]
 
 The feed-forward decoder lacks the optimizer's large-scale structure (the Van Gogh's swirls, the
-Scream's sky bands; docs/fast-mode.md, "What would close the style gap"). `coarse_pass` paints a
+Scream's sky bands; research/fast-mode-experiments.md, "What would close the style gap"). `coarse_pass` paints a
 half-size picture first and blends that share of it into the photo before the full-size pass.
 Scored as score_decoders.py does (fp32, ratios to the optimizer's pictures on the benchmark pairs,
 and the median time of `--repeats` calls per pair in `--precision`, the painting cached), and on
@@ -22,7 +22,8 @@ from pathlib import Path
 
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+# research/ for its sibling scripts, benchmarks/ for the shared helpers (_machine, fast_mode)
+sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parent.parent / "benchmarks")]
 from _machine import machine_line  # noqa: E402
 from fast_mode import optimizer_scores, pairs  # noqa: E402
 

@@ -1,7 +1,7 @@
 """Is the fast decoder's style gap its architecture or what it has learnt? Fit it to one painting and see.
 
-    python benchmarks/decoder_capacity.py --bench OUT --pair 1 --fit pair --train decoder
-    python benchmarks/decoder_capacity.py --bench OUT --pair 1 --fit painting --train modulation
+    python research/decoder_capacity.py --bench OUT --pair 1 --fit pair --train decoder
+    python research/decoder_capacity.py --bench OUT --pair 1 --fit painting --train modulation
 
 Starting from a trained decoder (`--fast-weights`; the shipped one by default), trains (`--train`)
 either all of its weights or only the style modulation's output (the 1,344 per-channel scales and
@@ -24,7 +24,8 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+# research/ for its sibling scripts, benchmarks/ for the shared helpers (_machine, fast_mode)
+sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parent.parent / "benchmarks")]
 from _machine import machine_line  # noqa: E402
 from fast_mode import optimizer_scores, pairs  # noqa: E402
 

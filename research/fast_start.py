@@ -1,6 +1,6 @@
 """Starting the optimizer from fast mode's picture (`init="fast"`) against starting from the photo.
 
-    python benchmarks/fast_start.py --images ../shared/images --out /tmp/fast-start [--steps 25 50 125] [--pairs 4]
+    python research/fast_start.py --images ../shared/images --out /tmp/fast-start [--steps 25 50 125] [--pairs 4]
 
 For each pair (content i with style i): the optimizer's defaults (photo start, 125 steps), then
 both starts with each step budget (default scales; 125 is the default's own), all at 512 px; wall time per run
@@ -16,7 +16,8 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+# research/ for its sibling scripts, benchmarks/ for the shared helpers (_machine, fast_mode)
+sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parent.parent / "benchmarks")]
 from fast_mode import pairs, write_results  # noqa: E402
 
 import brushwork  # noqa: E402

@@ -1,12 +1,12 @@
 """Other ways than AdaIN to give the photo's features the painting's, in front of the trained decoder.
 
     python benchmarks/fast_mode.py --images ../shared/images --out OUT          # once: optimizer pictures
-    python benchmarks/feature_matching.py --bench OUT --method swap --levels relu4_1 [--patch 3] [--mix 0.5 1]
-    python benchmarks/feature_matching.py --bench OUT --method histogram --levels relu4_1 relu3_1
+    python research/feature_matching.py --bench OUT --method swap --levels relu4_1 [--patch 3] [--mix 0.5 1]
+    python research/feature_matching.py --bench OUT --method histogram --levels relu4_1 relu3_1
 
 AdaIN matches each channel's mean and std only, so the question is whether matching more of the
 painting's features at inference, with the shipped decoder as it is, closes the style gap
-(docs/fast-mode.md, "What would close the style gap"):
+(research/fast-mode-experiments.md, "What would close the style gap"):
   swap       style swap (Chen & Schmidt 2016): every `--patch` x `--patch` patch of the photo's
              features is replaced by the painting's patch of highest normalised cross-correlation
              (overlaps averaged), then AdaIN'd to the painting's statistics as usual;
@@ -29,7 +29,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+# research/ for its sibling scripts, benchmarks/ for the shared helpers (_machine, fast_mode)
+sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parent.parent / "benchmarks")]
 from _machine import machine_line  # noqa: E402
 from fast_mode import optimizer_scores, pairs, sheet  # noqa: E402
 

@@ -1,8 +1,8 @@
 """Paintings for training and held-out checks from Debian's gcompris-qt-data package.
 
-    python benchmarks/gcompris_paintings.py --out DIR [--debs DIR] [--heldout-every 4]
+    python research/gcompris_paintings.py --out DIR [--debs DIR] [--heldout-every 4]
 
-The fast model's style map generalises only as far as its training paintings reach (docs/fast-mode.md,
+The fast model's style map generalises only as far as its training paintings reach (research/fast-mode-experiments.md,
 "What would close the style gap"), and the internet is out of reach here: the educational suite
 GCompris ships ~35 public-domain paintings (scans from the WebMuseum, GPLv3 per the package's
 README) inside Qt resource files. This reads them out: the puzzle pieces of its "paintings"
@@ -28,7 +28,8 @@ from pathlib import Path
 
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+# research/ for its sibling scripts, benchmarks/ for the shared helpers (_machine, fast_mode)
+sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parent.parent / "benchmarks")]
 from unusual_paintings import extract  # noqa: E402
 
 PACKAGE = "gcompris-qt-data"

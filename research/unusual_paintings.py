@@ -1,10 +1,10 @@
 """Fast mode with paintings unlike the training ones: textures and wallpapers from Debian packages.
 
-    python benchmarks/unusual_paintings.py --out OUT [--photo PHOTO] [--fast-weights FILE] [--debs DIR]
+    python research/unusual_paintings.py --out OUT [--photo PHOTO] [--fast-weights FILE] [--debs DIR]
 
 A check before shipping a decoder, and a held-out measure of it: the style modulation is learnt
 from a few dozen paintings (three of the four benchmark paintings among them), and an unbounded
-one once turned unseen dark or two-colour pictures into neon or blank images (docs/fast-mode.md,
+one once turned unseen dark or two-colour pictures into neon or blank images (research/fast-mode-runs.md,
 run 11). Downloads the packages with `apt-get download` (the Debian registry is reachable where
 the internet is not; `--debs DIR` uses .deb files already there), takes every GIMP pattern (.pat:
 small tiles, tiled here to 512x384) and every wallpaper (the largest file of each), stylizes
@@ -34,7 +34,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+# research/ for its sibling scripts, benchmarks/ for the shared helpers (_machine, fast_mode)
+sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parent.parent / "benchmarks")]
 from _machine import machine_line  # noqa: E402
 
 import brushwork  # noqa: E402

@@ -1,8 +1,8 @@
 """Painted pictures for training and held-out checks from Debian's Battle for Wesnoth packages.
 
-    python benchmarks/wesnoth_paintings.py --out DIR [--debs DIR] [--heldout-every 5]
+    python research/wesnoth_paintings.py --out DIR [--debs DIR] [--heldout-every 5]
 
-The fast model's style map generalises only as far as its training pictures reach (docs/fast-mode.md,
+The fast model's style map generalises only as far as its training pictures reach (research/fast-mode-experiments.md,
 "What would close the style gap"), and the internet is out of reach here. Wesnoth's data and
 campaign packages (GPL-2+) carry the games' story art: ~75 digital paintings (landscapes, scenes,
 portraits on black) by its artists. This takes every picture under an `images/story` folder except
@@ -24,7 +24,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+# research/ for its sibling scripts, benchmarks/ for the shared helpers (_machine, fast_mode)
+sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parent.parent / "benchmarks")]
 from gcompris_paintings import save_split  # noqa: E402
 from unusual_paintings import extract  # noqa: E402
 
