@@ -32,7 +32,7 @@ def one(size: int, precision: str, channels_last: bool, repeat: int, compiled: b
     import torch
 
     from brushwork import Stylizer, make_options
-    from brushwork.engine import _loss_terms
+    from brushwork.engine import loss_terms as _loss_terms
     from brushwork.features import build_features
     from brushwork.losses import gram_matrix, normalized_weights
 

@@ -74,7 +74,7 @@ def test_interrupt_leaves_no_file(capsys, image_files, monkeypatch):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(engine, "_optimize", interrupted)
+    monkeypatch.setattr(engine, "optimize_whole", interrupted)
     out = image_files["dir"] / "out.png"
     code, err = run(capsys, "stylize", image_files["content"], image_files["style"], "-o", out, *FAST)
     assert code == 130 and not out.exists() and "interrupted" in err

@@ -12,7 +12,7 @@ from PIL import Image
 from brushwork import (BackendUnavailable, Cancelled, DeviceError, LossHistory, Progress, StyleOptions, imaging,
                        make_options)
 from brushwork.cli import main
-from brushwork.engine import _loss_terms
+from brushwork.engine import loss_terms as _loss_terms
 from brushwork.features import VGG19Features as TorchVGG
 from brushwork.losses import gram_matrix, normalized_weights
 from brushwork.metrics import score

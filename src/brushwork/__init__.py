@@ -8,16 +8,17 @@ Importing brushwork never imports the web server.
 """
 
 from .callbacks import CancelToken, LossHistory, Previews, Progress, SaveEvery
-from .engine import StyleResult, Stylizer, stylize
+from .pipeline import StyleResult
+from .stylizer import Stylizer, stylize
 from .errors import (BackendUnavailable, BrushworkError, Cancelled, DeviceError, ImageDecodeError, ImageTooLargeError,
-                     InvalidInputError, JobNotFound, QueueFull, WeightsError)
+                     InvalidInputError, JobNotFound, MemoryBudgetError, OutOfMemory, QueueFull, WeightsError)
 from .options import StyleOptions, make_options
 
 __version__ = "0.1.0"
 
 __all__ = [
     "BackendUnavailable", "BrushworkError", "CancelToken", "Cancelled", "DeviceError", "ImageDecodeError",
-    "ImageTooLargeError", "InvalidInputError", "JobNotFound", "LossHistory", "Previews", "Progress", "QueueFull",
+    "ImageTooLargeError", "InvalidInputError", "JobNotFound", "LossHistory", "MemoryBudgetError", "OutOfMemory", "Previews", "Progress", "QueueFull",
     "SaveEvery", "StyleOptions",
     "StyleResult", "Stylizer", "WeightsError", "__version__", "make_options", "stylize",
 ]

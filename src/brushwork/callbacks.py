@@ -9,6 +9,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from PIL import Image
 
@@ -30,6 +31,16 @@ class Progress:
     elapsed: float                 # seconds since the run began
     eta: float                     # seconds left, weighted by the cost of each level's steps
     preview: Image.Image | None = None
+    #: (done, total) tiles of the step under way, on the records a tiled level sends between its
+    #: steps (the step then is the one in progress, and `losses` is empty); None on a step's record.
+    tile: tuple[int, int] | None = None
+    #: The run's `brushwork.planning.RunPlan` (levels, tiles, estimated peak memory and time).
+    plan: Any = None
+
+    @property
+    def finished_step(self) -> bool:
+        """True on the record of a finished step; False on a tile record sent between steps."""
+        return self.tile is None
 
     @property
     def fraction(self) -> float:
@@ -78,7 +89,7 @@ class SaveEvery:
     saved: list[Path] = field(default_factory=list)
 
     def __call__(self, progress: Progress) -> None:
-        if progress.preview is None:
+        if progress.preview is None or not progress.finished_step:
             return
         from .imaging import save_image  # local: keep this module free of torch imports
 
@@ -95,6 +106,8 @@ class LossHistory:
     sizes: list[tuple[int, int]] = field(default_factory=list)   # (width, height) of each step's level
 
     def __call__(self, progress: Progress) -> None:
+        if not progress.finished_step:
+            return
         self.steps.append(progress.step)
         self.losses.append(progress.losses)
         self.sizes.append(progress.size)
@@ -120,7 +133,7 @@ class Previews:
     images: list[Image.Image] = field(default_factory=list)
 
     def __call__(self, progress: Progress) -> None:
-        if progress.preview is None:
+        if progress.preview is None or not progress.finished_step:
             return
         self.steps.append(progress.step)
         self.sizes.append(progress.size)

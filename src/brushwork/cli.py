@@ -69,6 +69,17 @@ def _seed_value(text: str) -> int | None:
         raise argparse.ArgumentTypeError(f"invalid seed {text!r}: a whole number or 'random'") from None
 
 
+def _memory_value(text: str) -> int | None:
+    if text.lower() in {"auto", "none"}:
+        return None
+    from .memory import parse_size
+
+    try:
+        return parse_size(text)
+    except InvalidInputError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def add_option_flags(parser: argparse.ArgumentParser, exclude: set[str] = HIDDEN_OPTIONS) -> None:
     """One flag per StyleOptions field: same name (dashes), type, choices, default and help."""
     group = parser.add_argument_group("style options (defaults in brackets)")
@@ -85,6 +96,8 @@ def add_option_flags(parser: argparse.ArgumentParser, exclude: set[str] = HIDDEN
             kwargs.update(type=_seed_value, metavar="N")
         elif name == "scales":
             kwargs.update(type=_scales_value, metavar="N")
+        elif name == "max_memory":
+            kwargs.update(type=_memory_value, metavar="SIZE")
         elif typing.get_origin(inner) is Literal:
             kwargs.update(choices=typing.get_args(inner))
         elif typing.get_origin(inner) is tuple:
@@ -100,7 +113,7 @@ def _show(name: str, value: Any) -> str:
     if isinstance(value, tuple):
         return " ".join(str(v) for v in value)
     if value is None:
-        return {"size": "original size", "scales": "auto"}.get(name, "none")
+        return {"size": "original size", "scales": "auto", "max_memory": "auto"}.get(name, "none")
     return str(value)
 
 
@@ -203,7 +216,7 @@ def _targets(contents: list[Path], output: Path, batch: bool) -> list[Path]:
 
 def _stylize_command(args: argparse.Namespace) -> int:
     from .callbacks import SaveEvery, chain
-    from .engine import Stylizer
+    from .stylizer import Stylizer
     from .formats import SAVE_FORMATS
     from .imaging import save_image
     from .progress import ProgressBar
@@ -243,6 +256,9 @@ def _stylize_command(args: argparse.Namespace) -> int:
             folder.mkdir(exist_ok=True)
             saver = SaveEvery(folder)
         label = f"[{number}/{len(contents)}] {content.name}" if batch else content.name
+        if not args.quiet:
+            plan = stylizer.plan(content, styles, opts, init_image=args.init_image)
+            print("\n".join(plan.lines()), file=sys.stderr)
         with ProgressBar(label, enabled=not args.quiet) as bar:
             result = stylizer(content, styles, opts, callback=chain(bar, saver), init_image=args.init_image)
         save_image(result.image, target)
@@ -281,7 +297,7 @@ def _start_tensorflow(threads: int | None) -> None:
 def _score_command(args: argparse.Namespace) -> int:
     import json
 
-    from .engine import Stylizer
+    from .stylizer import Stylizer
     from .metrics import score
 
     scores = score(Stylizer(args.weights), args.output, args.content, args.style)

@@ -53,3 +53,11 @@ class BrokerUnavailable(BrushworkError):
 
 class JobNotFound(BrushworkError):
     """No job with that id (never existed, or expired)."""
+
+
+class MemoryBudgetError(InvalidInputError):
+    """The memory budget (`max_memory`) cannot hold the smallest tile of a level; says what it needs."""
+
+
+class OutOfMemory(BrushworkError):
+    """The machine ran out of memory although the plan fit the budget (other programs took it)."""

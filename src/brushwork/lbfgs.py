@@ -28,6 +28,7 @@ MAX_STEP = 0.25           # largest pixel change of any step (pixels are 0..1)
 GROWTH_LIMIT = 2.0         # a loss this many times the last accepted one rejects the step
 BACKTRACK = 0.1            # length of the retried step, relative to the rejected one
 CURVATURE_EPS = 1e-10      # pairs with y.s at or below this are skipped
+LBFGS_HISTORY = 50         # curvature pairs kept (a memory budget may keep fewer: `brushwork.planning`)
 
 
 @dataclass
@@ -46,15 +47,19 @@ class LBFGSState:
 
 def lbfgs_step(pixels: torch.Tensor, loss: float, gradient: torch.Tensor, state: LBFGSState,
                lr: float = 1.0) -> None:
-    """Move `pixels` (in place) from the point where `loss` and `gradient` were just evaluated."""
+    """Move `pixels` (in place) from the point where `loss` and `gradient` were just evaluated.
+
+    Memory: besides the pairs, the state holds three vectors (point, gradient, step), updated in
+    place, and a step needs one temporary (the direction, which becomes the step): at print sizes
+    each vector is 150 MB, so no copy is made that is not needed."""
     x = pixels.detach().reshape(-1).float()
     g = gradient.detach().reshape(-1).float()
     if state.point is not None and state.step is not None and not loss <= GROWTH_LIMIT * state.loss:
         state.rejected += 1  # undo the blow-up (or NaN); retry the same direction, shorter
-        state.step = state.step * BACKTRACK
-        _move_to(pixels, state.point + state.step)
+        state.step.mul_(BACKTRACK)
+        _move_to(pixels, state.point, state.step)
         return
-    if state.point is not None:
+    if state.point is not None and state.gradient is not None:
         s, y = x - state.point, g - state.gradient
         ys = float(y @ s)
         if ys > CURVATURE_EPS:
@@ -62,17 +67,24 @@ def lbfgs_step(pixels: torch.Tensor, loss: float, gradient: torch.Tensor, state:
                 state.pairs.pop(0)
             state.pairs.append((s, y, 1.0 / ys))
             state.h_diag = ys / float(y @ y)
+        del s, y
     direction = two_loop(g, state.pairs, state.h_diag)
     if not state.pairs:
         length = FIRST_STEP / float(g.abs().max().clamp_min(1e-12))
     else:
         length = min(lr, MAX_STEP / float(direction.abs().max().clamp_min(1e-12)))
-    state.point, state.gradient, state.loss = x.clone(), g.clone(), loss
+    if state.point is None or state.gradient is None:
+        state.point, state.gradient = x.clone(), g.clone()
+    else:
+        state.point.copy_(x)
+        state.gradient.copy_(g)
+    state.loss = loss
+    state.step = None                   # (frees the last step before the new one is made)
     if float(g @ direction) >= 0:  # not a descent direction (flat or converged): stay put
-        state.step = torch.zeros_like(x)
+        state.step = direction.zero_()
         return
-    state.step = length * direction
-    _move_to(pixels, x + state.step)
+    state.step = direction.mul_(length)
+    _move_to(pixels, state.point, state.step)
 
 
 def two_loop(g: torch.Tensor, pairs: list[tuple[torch.Tensor, torch.Tensor, float]], h_diag: float) -> torch.Tensor:
@@ -90,6 +102,10 @@ def two_loop(g: torch.Tensor, pairs: list[tuple[torch.Tensor, torch.Tensor, floa
     return r
 
 
-def _move_to(pixels: torch.Tensor, flat: torch.Tensor) -> None:
+def _move_to(pixels: torch.Tensor, point: torch.Tensor, step: torch.Tensor) -> None:
+    """pixels = point + step, without a temporary where the pixels are fp32 and contiguous."""
     with torch.no_grad():
-        pixels.copy_(flat.reshape(pixels.shape).to(pixels.dtype))
+        if pixels.dtype == torch.float32 and pixels.is_contiguous():
+            torch.add(point, step, out=pixels.view(-1))
+        else:
+            pixels.copy_((point + step).reshape(pixels.shape).to(pixels.dtype))

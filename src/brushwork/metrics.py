@@ -17,7 +17,7 @@ from .losses import gram_matrix
 from .options import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS
 
 if TYPE_CHECKING:
-    from .engine import Stylizer
+    from .stylizer import Stylizer
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,11 @@ Backend = Literal["torch", "tensorflow"]
 
 DEFAULT_STYLE_LAYERS: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 DEFAULT_CONTENT_LAYERS: tuple[str, ...] = ("relu4_2",)
+#: Step sizes when `learning_rate` is None (both engines).
+DEFAULT_LEARNING_RATES = {"lbfgs": 1.0, "adam": 0.02}
+#: The largest output long side (`size`, and the content's own size with size None): 8192 px is
+#: 50 megapixels at 4:3, a print of 70 x 52 cm at 300 dpi.
+MAX_SIZE = 8192
 
 
 class StyleOptions(BaseModel):
@@ -32,8 +37,8 @@ class StyleOptions(BaseModel):
 
     # -- size and schedule ---------------------------------------------------------------
     size: int | None = Field(
-        512, ge=16, le=8192,
-        description="Long side of the output in pixels; None keeps the content image's own size.")
+        512, ge=16, le=MAX_SIZE,
+        description=f"Long side of the output in pixels, at most {MAX_SIZE}; None keeps the content image's own size.")
     epochs: int = Field(5, ge=1, le=1000, description="Progress reports (and previews) per run.")
     steps_per_epoch: int = Field(
         25, ge=1, le=10000,
@@ -86,6 +91,11 @@ class StyleOptions(BaseModel):
         description="fast mode (and init 'fast'): paint a half-size picture first and blend this share of it "
                     "into the photo before the full-size pass: larger painted shapes, closer to the painting, "
                     "further from the photo, about a quarter more time (0.2: a little, 0.5: a lot; 0: one pass).")
+    max_memory: int | None = Field(
+        None, ge=64 * 2**20,
+        description="Memory the run may use, in bytes or with a unit (3GB, 1500MB): levels that would not fit "
+                    "run in tiles. None: 70 percent of the memory free now (RAM on the CPU, device "
+                    "memory on a GPU).")
     preview_every: int = Field(0, ge=0, le=100000,
                                description="Attach a preview image to progress every N steps (0: never).")
 
@@ -96,6 +106,18 @@ class StyleOptions(BaseModel):
         if base not in {"auto", "cpu", "cuda", "mps"} or (index and (base != "cuda" or not index.isdigit())):
             raise ValueError(f"device must be auto, cpu, cuda, cuda:N or mps, not {value!r}")
         return value
+
+    @field_validator("max_memory", mode="before")
+    @classmethod
+    def _parse_memory(cls, value: Any) -> Any:
+        if value is None or isinstance(value, bool):
+            return value
+        from .memory import parse_size  # local: options stays importable without torch work
+
+        try:
+            return parse_size(value)
+        except InvalidInputError as error:
+            raise ValueError(str(error)) from None
 
     @field_validator("content_layers", "style_layers")
     @classmethod

@@ -12,6 +12,7 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -21,7 +22,7 @@ from . import colour, imaging
 from .callbacks import Callback, Progress
 from .errors import InvalidInputError
 from .imaging import ImageInput, LoadedImage
-from .options import StyleOptions
+from .options import MAX_SIZE, StyleOptions
 from .schedule import Level
 
 
@@ -36,6 +37,7 @@ class StyleResult:
     seconds: float = 0.0          # the call's work, networks loaded (their one-time loading not counted)
     device: str = "cpu"
     precision: str = "fp32"
+    plan: Any = None              # the run's `brushwork.planning.RunPlan` (levels, tiles, memory)
 
 
 @dataclass(frozen=True)
@@ -68,11 +70,19 @@ def check_call(opts: StyleOptions, styles: list[ImageInput], init_image: ImageIn
         raise InvalidInputError("init='image' needs an init_image")
 
 
+def check_output_size(size: tuple[int, int]) -> None:
+    """Refuse an output whose long side is over `MAX_SIZE` (a content kept at its own size, size=None)."""
+    if max(size) > MAX_SIZE:
+        raise InvalidInputError(f"size: the output would be {size[0]}x{size[1]} px, over the maximum long side "
+                                f"of {MAX_SIZE} px; give a size of at most {MAX_SIZE}")
+
+
 def prepare(content: ImageInput, styles: list[ImageInput], opts: StyleOptions,
              init_image: ImageInput | None) -> PreparedInputs:
     # big JPEGs decode at a reduced scale, never below the sizes they will be used at
     loaded: LoadedImage = imaging.load_image(content, long_side=opts.size)
     size = imaging.output_size(*loaded.rgb.size, opts.size)
+    check_output_size(size)
     content_t = imaging.to_tensor(imaging.resize(loaded.rgb, size))
     style_side = max(16, round(max(size) * opts.style_scale))       # the largest the styles are read at
     style_images = [imaging.load_image(s, long_side=style_side).rgb for s in styles]
@@ -125,9 +135,9 @@ class RunProgress:
     """Turns each optimizer step into a Progress record (ETA weighted by each level's pixels)."""
 
     def __init__(self, opts: StyleOptions, levels: list[Level], callback: Callback | None,
-                 started: float, content_colour: torch.Tensor, luminance: bool) -> None:
+                 started: float, content_colour: torch.Tensor, luminance: bool, plan: Any = None) -> None:
         self.opts, self.levels, self.callback, self.started = opts, levels, callback, started
-        self.content_colour, self.luminance = content_colour, luminance
+        self.content_colour, self.luminance, self.plan = content_colour, luminance, plan
         self.total = sum(level.steps for level in levels)
         self.work_total = sum(level.steps * level.pixels for level in levels)
         self.work_done = 0
@@ -150,7 +160,24 @@ class RunProgress:
         self.callback(Progress(
             step=self.step, total=self.total, epoch=math.ceil(self.step / self.opts.steps_per_epoch),
             epochs=self.opts.epochs, scale=level_index + 1, scales=len(self.levels),
-            size=(level.width, level.height), losses=terms, elapsed=elapsed, eta=eta, preview=preview))
+            size=(level.width, level.height), losses=terms, elapsed=elapsed, eta=eta, preview=preview,
+            plan=self.plan))
+
+    def tile(self, level_index: int, done: int, total: int) -> None:
+        """A tile of the step under way is done: a record between steps (`Progress.tile`), so that
+        long levels show movement and a callback can cancel between tiles."""
+        if self.callback is None:
+            return
+        level = self.levels[level_index]
+        elapsed = time.perf_counter() - self.started
+        work_done = self.work_done + level.pixels * done / total
+        eta = elapsed / work_done * (self.work_total - work_done) if work_done else 0.0
+        step = min(self.step + 1, self.total)
+        self.callback(Progress(
+            step=step, total=self.total, epoch=math.ceil(step / self.opts.steps_per_epoch),
+            epochs=self.opts.epochs, scale=level_index + 1, scales=len(self.levels),
+            size=(level.width, level.height), losses={}, elapsed=elapsed, eta=eta, tile=(done, total),
+            plan=self.plan))
 
     def _preview(self, image: torch.Tensor) -> Image.Image:
         current = image.detach().cpu().clamp(0, 1)

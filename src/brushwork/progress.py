@@ -21,6 +21,7 @@ class ProgressBar:
             TextColumn("{task.fields[detail]}"), TextColumn("ETA"), TimeRemainingColumn(),
             console=Console(stderr=True), transient=False, disable=not enabled)
         self._task = self._bar.add_task(label, total=None, detail="loading")
+        self._last_loss = ""
 
     def __enter__(self) -> "ProgressBar":
         self._bar.start()
@@ -31,7 +32,15 @@ class ProgressBar:
         self._bar.stop()
 
     def __call__(self, progress: Progress) -> None:
+        level = f"level {progress.scale}/{progress.scales} {progress.size[0]}x{progress.size[1]}  "
+        if progress.tile is not None:          # a tiled level, between steps: the tiles of the step under way
+            done, total = progress.tile
+            detail = level + f"step {progress.step} tile {done}/{total}"
+            self._bar.update(self._task, completed=progress.step - 1 + done / total, total=progress.total,
+                             detail=detail)
+            return
         loss = progress.losses.get("total")  # fast mode has no loss to report
-        detail = (f"level {progress.scale}/{progress.scales} {progress.size[0]}x{progress.size[1]}  "
-                  + (f"loss {loss:.3g}" if loss is not None else "feed-forward"))
+        if loss is not None:
+            self._last_loss = f"loss {loss:.3g}"
+        detail = level + (f"loss {loss:.3g}" if loss is not None else "feed-forward")
         self._bar.update(self._task, completed=progress.step, total=progress.total, detail=detail)

@@ -68,7 +68,7 @@ def create_app(settings: ServerSettings | None = None, queue: JobQueue | None = 
 
 
 def _load_stylizer(settings: ServerSettings) -> Any:
-    from ..engine import Stylizer
+    from ..stylizer import Stylizer
 
     if settings.threads:
         import torch

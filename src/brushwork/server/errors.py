@@ -14,7 +14,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import (BrokerUnavailable, BrushworkError, Cancelled, DeviceError, ImageDecodeError,
-                      ImageTooLargeError, InvalidInputError, JobNotFound, JobNotReady, QueueFull, WeightsError)
+                      ImageTooLargeError, InvalidInputError, JobNotFound, JobNotReady, MemoryBudgetError, OutOfMemory,
+                      QueueFull, WeightsError)
 
 log = logging.getLogger("brushwork.server")
 
@@ -47,6 +48,8 @@ ERROR_TABLE: tuple[tuple[type[BrushworkError], Mapping], ...] = (
     (ImageTooLargeError, Mapping(413, "image_too_large")),
     (ImageDecodeError, Mapping(400, "bad_image")),
     (LimitExceeded, Mapping(422, "limit_exceeded")),
+    (MemoryBudgetError, Mapping(422, "max_memory")),
+    (OutOfMemory, Mapping(503, "out_of_memory")),
     (InvalidInputError, Mapping(422, "invalid_input")),
     (DeviceError, Mapping(422, "device_unavailable")),
     (Cancelled, Mapping(409, "cancelled")),

@@ -23,7 +23,8 @@ from PIL import Image
 from .. import imaging, pipeline
 from ..cache import LRUCache
 from ..callbacks import Callback
-from ..engine import DEFAULT_LEARNING_RATES, LBFGS_HISTORY
+from ..lbfgs import LBFGS_HISTORY
+from ..options import DEFAULT_LEARNING_RATES
 from ..pipeline import StyleResult
 from ..errors import DeviceError
 from ..imaging import ImageInput
