@@ -14,7 +14,6 @@ fork (`warm_up`), so the first job does not wait for it. A job's life in the wor
 
 from __future__ import annotations
 
-import io
 import logging
 import os
 import threading
@@ -25,13 +24,13 @@ from celery import Celery, Task
 from celery.exceptions import SoftTimeLimitExceeded
 
 from ..callbacks import CancelToken, Progress
+from ..encoding import encode_jpeg_preview, encode_png
 from ..errors import BrushworkError, Cancelled
 from ..jobs import INTERNAL_ERROR, JobState, JobStatus
 from .store import LIVE_STATES, JobStore, key
 
 log = logging.getLogger("brushwork.worker")
 
-PREVIEW_SIDE = 256          # long side of the JPEG previews sent with progress events
 CANCEL_POLL = 0.25          # seconds between looks at the cancel flag
 
 #: Per-process resources: {"pid", "stylizer", "store"}. Rebuilt after a fork.
@@ -57,7 +56,7 @@ def _resources(app: Celery) -> tuple[Any, JobStore]:
     if _process.get("pid") != os.getpid():
         import redis
 
-        from ..engine import Stylizer
+        from ..stylizer import Stylizer
 
         settings = app.conf.brushwork_worker or {}
         if settings.get("threads"):
@@ -129,27 +128,12 @@ class Reporter:
             raise JobTimeLimit(f"the job ran past its time limit of {self.time_limit:g} s")
         self.status = self.status.advanced(step=progress.step, total=progress.total,
                                            elapsed=round(progress.elapsed, 3), eta=round(progress.eta, 3))
-        preview = jpeg_preview(progress.preview) if progress.preview is not None else None
+        preview = encode_jpeg_preview(progress.preview) if progress.preview is not None else None
         # QUEUED too: a slow worker presumed lost may still be the one that finishes the job.
         if not self.store.transition(self.status, LIVE_STATES, event=preview is None):
             raise Cancelled("the job was cancelled or finished elsewhere")
         if preview is not None:
             self.store.add_event(self.status, preview)
-
-
-def jpeg_preview(image: Any, side: int = PREVIEW_SIDE) -> bytes:
-    """A small JPEG of a PIL image (long side at most `side`)."""
-    small = image.convert("RGB")
-    small.thumbnail((side, side))
-    buffer = io.BytesIO()
-    small.save(buffer, format="JPEG", quality=80)
-    return buffer.getvalue()
-
-
-def png_bytes(image: Any) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 def run_job(app: Celery, job_id: str, worker: str, settings: dict[str, Any]) -> str:
@@ -218,7 +202,7 @@ def _execute(stylizer: Any, store: JobStore, status: JobStatus, settings: dict[s
         log.exception("job %s failed", status.id)
         return _fail(store, reporter.status, INTERNAL_ERROR, ttl)
     seconds = time.perf_counter() - started
-    store.redis.set(key("result", status.id), png_bytes(result.image), ex=ttl)
+    store.redis.set(key("result", status.id), encode_png(result.image), ex=ttl)
     done = reporter.status.advanced(state=JobState.DONE, step=reporter.status.total, eta=0.0,
                                     elapsed=round(seconds, 3), finished=time.time())
     if not store.transition(done, LIVE_STATES, ttl=ttl):

@@ -7,7 +7,6 @@ and count so memory stays bounded however long the server runs.
 
 from __future__ import annotations
 
-import io
 import logging
 import math
 import threading
@@ -18,9 +17,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from PIL import Image
-
 from ..callbacks import CancelToken, Progress
+from ..encoding import encode_jpeg_preview, encode_png
 from ..errors import BrushworkError, Cancelled, JobNotFound, JobNotReady, QueueFull
 from ..jobs import INTERNAL_ERROR, JobEvent, JobRequest, JobState, JobStatus
 from ..options import make_options
@@ -29,7 +27,6 @@ log = logging.getLogger("brushwork.server")
 
 #: What runs a job: `Stylizer.__call__`'s shape (content, styles, options, callback=, init_image=).
 StylizeFn = Callable[..., Any]
-PREVIEW_SIDE = 256
 
 
 @dataclass
@@ -240,7 +237,7 @@ class LocalQueue:
                 job.timed_out = True
                 job.token.cancel()
             job.token.check(progress)
-            preview = _jpeg(progress.preview) if progress.preview is not None else None
+            preview = encode_jpeg_preview(progress.preview) if progress.preview is not None else None
             with self._cond:
                 job.status = job.status.advanced(step=progress.step, total=progress.total,
                                                  elapsed=progress.elapsed, eta=progress.eta)
@@ -251,19 +248,4 @@ class LocalQueue:
 
         result = self._stylize(request.content, list(request.styles), options, callback=on_progress,
                                init_image=request.init_image)
-        return _png(result.image)
-
-
-def _png(image: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def _jpeg(image: Image.Image, side: int = PREVIEW_SIDE) -> bytes:
-    """A small JPEG for the event stream (a few kB, so previews never slow the run down)."""
-    small = image.convert("RGB")
-    small.thumbnail((side, side))
-    buffer = io.BytesIO()
-    small.save(buffer, format="JPEG", quality=80)
-    return buffer.getvalue()
+        return encode_png(result.image)
