@@ -276,11 +276,11 @@ def test_gradient_clipping_bounds_the_steps_and_the_norm_is_logged(tmp_path):
 
 
 def test_resumed_log_keeps_its_columns(tmp_path):
-    from brushwork.fast.train import _log
+    from brushwork.fast.training.checkpoints import log_row
 
-    _log(tmp_path, {"step": 1, "total": 2.0})
-    _log(tmp_path, {"step": 2, "total": 1.5, "grad_norm": 3.0})      # e.g. a newer brushwork resuming
-    _log(tmp_path, {"step": 3})
+    log_row(tmp_path, {"step": 1, "total": 2.0})
+    log_row(tmp_path, {"step": 2, "total": 1.5, "grad_norm": 3.0})      # e.g. a newer brushwork resuming
+    log_row(tmp_path, {"step": 3})
     rows = list(csv.DictReader((tmp_path / "loss.csv").open()))
     assert rows == [{"step": "1", "total": "2.0"}, {"step": "2", "total": "1.5"}, {"step": "3", "total": ""}]
 
@@ -383,7 +383,8 @@ def test_tuning_for_one_painting_file_starts_from_the_shipped_decoder(tmp_path, 
 
 def test_whole_painting_targets_are_the_paintings_as_score_reads_them(tmp_path):
     from brushwork.fast.network import Encoder
-    from brushwork.fast.train import GRAM_LAYERS, _whole_painting_features
+    from brushwork.fast.training.config import GRAM_LAYERS
+    from brushwork.fast.training.data import whole_painting_features
     from brushwork.features import VGG19Features
     from brushwork.losses import gram_matrix
     from brushwork.weights import load_vgg19_weights
@@ -391,8 +392,8 @@ def test_whole_painting_targets_are_the_paintings_as_score_reads_them(tmp_path):
     _, style = _folders(tmp_path)
     weights = load_vgg19_weights()
     painting = style / "a.png"                                     # 96 x 96
-    found, seen = _whole_painting_features(painting, 64, Encoder(weights), VGG19Features(weights, "relu5_1"),
-                                           ("relu1_1",), GRAM_LAYERS, torch.device("cpu"))
+    found, seen = whole_painting_features(painting, 64, Encoder(weights), VGG19Features(weights, "relu5_1"),
+                                          ("relu1_1",), GRAM_LAYERS, torch.device("cpu"))
     assert found["relu1_1"].shape[-1] == 320        # the vector as fast mode reads paintings (not below 320 px)
     assert seen["relu1_1"].shape[-1] == 64          # the Gram targets at the output's size
     assert set(seen) == set(GRAM_LAYERS) and gram_matrix(seen["relu5_1"]).shape == (1, 512, 512)
@@ -419,18 +420,19 @@ def test_whole_share_mixes_whole_painting_targets_with_crops(tmp_path):
     import random
 
     from brushwork.fast.network import Encoder
-    from brushwork.fast.train import TrainConfig, _prepare, pick_styles
+    from brushwork.fast.train import TrainConfig, pick_styles
+    from brushwork.fast.training.data import prepare_data
     from brushwork.weights import load_vgg19_weights
 
     content, style = _folders(tmp_path)
     config = TrainConfig(str(content), str(style), str(tmp_path / "o"), crop=32, style_crops=3, batch_size=2,
                          style_whole=64, whole_share=0.5, gram_weight=10)
     encoder, paintings = Encoder(load_vgg19_weights(), "relu5_1"), len(list(style.iterdir()))
-    data = _prepare(config, encoder, None, ("relu4_1",), torch.device("cpu"), torch.float32, random.Random(0))
+    data = prepare_data(config, encoder, None, ("relu4_1",), torch.device("cpu"), torch.float32, random.Random(0))
     assert data.whole_from == 3 * paintings and len(data.style_vectors) == 4 * paintings
     assert data.style_grams["relu1_1"].shape[0] == 4 * paintings
     # the whole-painting targets are those of whole paintings: same as --style-whole alone gives
-    whole = _prepare(replace(config, whole_share=1.0), encoder, None, ("relu4_1",), torch.device("cpu"),
+    whole = prepare_data(replace(config, whole_share=1.0), encoder, None, ("relu4_1",), torch.device("cpu"),
                      torch.float32, random.Random(0))
     assert whole.whole_from == 0 and torch.allclose(whole.style_vectors, data.style_vectors[data.whole_from:])
     rng = random.Random(1)

@@ -149,7 +149,7 @@ def test_the_shipped_decoder_paints_unusual_paintings_sanely(stylizer, photo, ki
 
 
 def test_hue_rotation_keeps_luma_and_comes_round():
-    from brushwork.fast.train import _RGB_TO_YIQ, rotate_hue
+    from brushwork.fast.training.data import _RGB_TO_YIQ, rotate_hue
 
     torch.manual_seed(0)
     image = 0.3 + 0.4 * torch.rand(3, 8, 8)              # mid-tones: no clipping on the way
