@@ -55,7 +55,7 @@ def test_grid_covers_the_image_once_with_cores_on_the_alignment():
 def test_tiled_features_equal_the_whole_image_features(network, image):
     with torch.no_grad():
         whole = network(image, LAYERS)
-    tiles = tile_grid(*image.shape[-2:], 48, 80, 16, offset=(16, 32))
+    tiles = tile_grid(*image.shape[-2:], 96, 80, 16, offset=(16, 32))
     channels = {name: whole[name].shape[1] for name in LAYERS}
     maps = tiled_feature_maps(network, image, LAYERS, tiles, channels)
     for name in LAYERS:
@@ -67,7 +67,7 @@ def test_a_halo_too_narrow_changes_the_features(network, image):
     """The test above can fail: with half the halo the deep features near the cuts differ."""
     with torch.no_grad():
         whole = network(image, ("relu5_1",))["relu5_1"]
-    tiles = tile_grid(*image.shape[-2:], 48, 32, 16)
+    tiles = tile_grid(*image.shape[-2:], 96, 32, 16)
     maps = tiled_feature_maps(network, image, ("relu5_1",), tiles, {"relu5_1": 512})
     assert (maps["relu5_1"] - whole).abs().max() > 1e-2 * whole.abs().max()
 
@@ -99,9 +99,9 @@ def test_tiled_loss_and_gradient_equal_the_whole_image_pass(network, image):
     terms = loss_terms(network, pixels, content_targets, style_targets, OPTS, weights)
     terms["total"].backward()
     loss = TiledLoss(network, content_targets, style_targets, LossWeights.from_options(OPTS))
-    for offset in [(0, 0), random_offset(48, 16, torch.Generator().manual_seed(1))]:
+    for offset in [(0, 0), random_offset(96, 16, torch.Generator().manual_seed(1))]:
         seen = []
-        tiled_terms, gradient = loss(image, tile_grid(*image.shape[-2:], 48, 80, 16, offset),
+        tiled_terms, gradient = loss(image, tile_grid(*image.shape[-2:], 96, 80, 16, offset),
                                      lambda done, total: seen.append((done, total)))
         for name in ("content", "style", "tv", "total"):
             assert tiled_terms[name] == pytest.approx(float(terms[name].detach()), rel=1e-4), name

@@ -122,13 +122,15 @@ def content_detail(content: torch.Tensor, coarse: tuple[int, int]) -> torch.Tens
 
 
 def finish(image: torch.Tensor, inputs: PreparedInputs, opts: StyleOptions) -> Image.Image:
+    """The engine's image (handed over: it is overwritten) -> the result picture, with the content's
+    colours where asked and its alpha."""
     image = image.cpu()
     if opts.preserve_colour == "luminance":
         content = inputs.content_colour
         if tuple(content.shape[-2:]) != tuple(image.shape[-2:]):
             content = F.interpolate(content, size=image.shape[-2:], mode="bicubic", align_corners=False)
         image = colour.recombine_luminance(image, content)
-    return imaging.with_alpha(imaging.to_pil(image), inputs.alpha)
+    return imaging.with_alpha(imaging.to_pil(image, inplace=True), inputs.alpha)
 
 
 class RunProgress:

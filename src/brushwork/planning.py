@@ -25,10 +25,11 @@ from .weights import VGG19_BLOCKS
 TILE_CORES = (2048, 1536, 1024, 768, 512, 384, 256, 192, 128, 96, 64)
 #: L-BFGS pairs a level keeps at least (where it has that many steps), before tiles are made smaller.
 MIN_HISTORY = 5
-#: Image-sized fp32 buffers a level holds besides its L-BFGS pairs: the image and its gradient,
-#: the content at the level's size, the optimizer's last point, last gradient and step, and two
-#: temporaries (the search direction; a total-variation difference).
-LEVEL_BUFFERS = 8
+#: Image-sized fp32 buffers a level holds besides its L-BFGS pairs and its content image: the image
+#: and its gradient, the optimizer's last point and last gradient, the new step (the search
+#: direction), and one temporary (a new curvature pair is made before the oldest is dropped; a
+#: total-variation difference).
+LEVEL_BUFFERS = 6
 #: A forward pass alone costs about this share of a forward and backward pass (measured on the CPU).
 FORWARD_TIME_SHARE = 0.35
 
@@ -105,9 +106,10 @@ def layer_channels(layer: str) -> int:
     return VGG19_BLOCKS[int(layer[4]) - 1][0]           # conv4_2, relu4_2, pool4: block 4
 
 
-def content_target_bytes(width: int, height: int, layers: tuple[str, ...]) -> int:
-    """The content targets' fp32 feature maps at `layers` for a (width, height) level."""
-    return sum(4 * layer_channels(name) * (width // layer_stride(name)) * (height // layer_stride(name))
+def content_target_bytes(width: int, height: int, layers: tuple[str, ...], tiled: bool = False) -> int:
+    """The content targets' feature maps at `layers` for a (width, height) level: fp32, or bf16 on
+    a tiled level (`engine.content_targets`)."""
+    return sum((2 if tiled else 4) * layer_channels(name) * (width // layer_stride(name)) * (height // layer_stride(name))
                for name in layers)
 
 
@@ -119,6 +121,7 @@ class PlanInputs:
     budget: int
     baseline: int
     resident: int                 # full-size inputs kept all run (content, its colour, init image)
+    full_size: tuple[int, int]    # (width, height) of the output: a smaller level holds its own content copy
     halo: int
     alignment: int
     content_layers: tuple[str, ...]
@@ -135,13 +138,14 @@ def plan_level(level: Level, inputs: PlanInputs) -> LevelPlan:
     """The largest pass that fits (whole, else the largest tile core), then the history that fits."""
     width, height = level.width, level.height
     pair = 2 * image_bytes(width, height)
-    wanted = min(LBFGS_HISTORY, level.steps) if inputs.lbfgs else 0
-    fixed = (inputs.baseline + inputs.resident + LEVEL_BUFFERS * image_bytes(width, height)
-             + (0 if inputs.lbfgs else 2 * image_bytes(width, height))          # Adam's two moments
-             + content_target_bytes(width, height, inputs.content_layers))
+    # the first step makes no curvature pair: a level of n steps uses n - 1 at most
+    wanted = max(1, min(LBFGS_HISTORY, level.steps - 1)) if inputs.lbfgs else 0
+    buffers = LEVEL_BUFFERS + ((width, height) != inputs.full_size) + (0 if inputs.lbfgs else 2)  # Adam's moments
+    fixed = inputs.baseline + inputs.resident + buffers * image_bytes(width, height)
     for core in (None, *(c for c in TILE_CORES if c < max(width, height))):
         window = _window_side(core, width, height, inputs.halo)
-        needed = fixed + GRAD_PASS.bytes(window)
+        needed = fixed + GRAD_PASS.bytes(window) + content_target_bytes(width, height, inputs.content_layers,
+                                                                         tiled=core is not None)
         keep = min(wanted, MIN_HISTORY)
         if needed + keep * pair <= inputs.budget:
             history = min(wanted, (inputs.budget - needed) // pair) if inputs.lbfgs else 0
@@ -149,7 +153,7 @@ def plan_level(level: Level, inputs: PlanInputs) -> LevelPlan:
             return LevelPlan(width, height, level.steps, core, tiles, int(history),
                              int(needed + history * pair), _seconds(level, core, inputs))
     smallest = fixed + GRAD_PASS.bytes(_window_side(TILE_CORES[-1], width, height, inputs.halo)) + \
-        min(wanted, 1) * pair
+        content_target_bytes(width, height, inputs.content_layers, tiled=True) + min(wanted, MIN_HISTORY) * pair
     raise MemoryBudgetError(
         f"max_memory: a budget of {format_size(inputs.budget)} cannot hold one tile of the "
         f"{width}x{height} level (that needs about {format_size(smallest)}); give more memory or a smaller size")
@@ -159,7 +163,8 @@ def _window_side(core: int | None, width: int, height: int, halo: int) -> int:
     """Pixels of the largest window one pass runs on."""
     if core is None:
         return width * height
-    return min(height, core + 2 * halo) * min(width, core + 2 * halo)
+    side = core + 2 * halo + 16                 # a window by the far edge may be up to 15 px longer
+    return min(height, side) * min(width, side)
 
 
 def _seconds(level: Level, core: int | None, inputs: PlanInputs) -> float | None:

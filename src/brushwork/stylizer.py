@@ -181,7 +181,8 @@ class Stylizer:
         halo, alignment = halo_for((*opts.content_layers, *opts.style_layers))
         speed = self._speed(network, opts, placement) if width * height >= TIMED_PLAN_PIXELS else \
             self._speeds.get(self._network_key(opts, placement))
-        inputs = PlanInputs(budget=budget, baseline=baseline, resident=resident, halo=halo, alignment=alignment,
+        inputs = PlanInputs(budget=budget, baseline=baseline, resident=resident, full_size=(width, height),
+                            halo=halo, alignment=alignment,
                             content_layers=tuple(opts.content_layers), lbfgs=opts.optimizer == "lbfgs",
                             seconds_per_pixel=speed)
         return plan_run(levels, inputs)
@@ -212,7 +213,7 @@ class Stylizer:
         from .fast.model import style_long_side, with_coarse_pass
 
         height, width = inputs.content.shape[-2:]
-        vector = model.blended_vector(inputs.styles, inputs.blend, style_long_side(opts, width, height))
+        vector = model.blended_vector(inputs.styles, inputs.blend, style_long_side(opts, width, height), budget)
         content = inputs.content
         if opts.coarse_pass > 0:
             content = with_coarse_pass(

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import torch
 
 from .features import LAYER_NAMES
-from .losses import normalized_weights, relative_squared_error, style_loss
+from .losses import normalized_weights, style_loss
 
 Grams = dict[str, torch.Tensor]
 #: Called as `on_tile(done, total)` after each tile of a pass; raising (e.g. `Cancelled`) stops the run.
@@ -76,25 +76,39 @@ class Tile:
                 slice(c_left // stride, min(cols, c_right // stride)))
 
 
-def _cuts(length: int, core: int, offset: int) -> list[int]:
-    """Core boundaries along one side: 0, offset, offset + core, ... , length."""
-    cuts = [0] + list(range(offset if offset > 0 else core, length, core))
-    return cuts + [length]
-
-
 def tile_grid(height: int, width: int, core: int, halo: int, alignment: int,
               offset: tuple[int, int] = (0, 0)) -> list[Tile]:
     """Tiles covering (height, width): cores of `core` px (a multiple of `alignment`), the grid moved
-    down and right by `offset` (multiples of `alignment`), each window the core plus `halo`."""
+    down and right by `offset` (multiples of `alignment`), each window its core plus at least `halo`.
+
+    Windows all have one of a few shapes, the same at every offset: one next to the image's edge
+    reaches further inward instead of being cut short. Compiled kernels (oneDNN's, cuDNN's) are
+    made once per shape, and making one costs as much as a pass over a small tile."""
     if core % alignment or offset[0] % alignment or offset[1] % alignment or halo % alignment:
         raise ValueError(f"core {core}, offset {offset} and halo {halo} must be multiples of {alignment}")
-    tiles = []
-    rows, cols = _cuts(height, core, offset[0] % core), _cuts(width, core, offset[1] % core)
-    for top, bottom in zip(rows, rows[1:]):
-        for left, right in zip(cols, cols[1:]):
-            window = (max(0, top - halo), max(0, left - halo), min(height, bottom + halo), min(width, right + halo))
-            tiles.append(Tile(window, (top, left, bottom, right)))
-    return tiles
+    rows = _spans(height, core, offset[0] % core, halo, alignment)
+    cols = _spans(width, core, offset[1] % core, halo, alignment)
+    return [Tile((top, left, bottom, right), (c_top, c_left, c_bottom, c_right))
+            for (top, bottom), (c_top, c_bottom) in rows for (left, right), (c_left, c_right) in cols]
+
+
+def _spans(length: int, core: int, offset: int, halo: int, alignment: int
+           ) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """((window start, end), (core start, end)) along one side; windows are `core + 2 * halo` long
+    (or the whole side), starting on multiples of `alignment`."""
+    cuts = [0] + list(range(offset if offset > 0 else core, length, core)) + [length]
+    side = core + 2 * halo
+    spans = []
+    for start, end in zip(cuts, cuts[1:]):
+        if side >= length:
+            window = (0, length)
+        else:
+            top = max(0, start - halo)
+            if top + side > length:                      # near the far edge: reach back inward
+                top = (length - side) // alignment * alignment
+            window = (top, max(top + side, min(length, end + halo)) if top + side <= length else length)
+        spans.append((window, (start, end)))
+    return spans
 
 
 def grid_count(height: int, width: int, core: int) -> int:
@@ -105,10 +119,8 @@ def grid_count(height: int, width: int, core: int) -> int:
 
 def window_pixels(height: int, width: int, core: int, halo: int) -> int:
     """Pixels all windows of a (shifted) grid hold together: the work of one tiled pass."""
-    rows, cols = math.ceil(height / core), math.ceil(width / core)
-    rows, cols = rows + (rows > 1), cols + (cols > 1)
-    return min(height, height + 2 * halo * (rows - 1)) * min(width, width + 2 * halo * (cols - 1)) \
-        if rows * cols > 1 else height * width
+    side = core + 2 * halo
+    return grid_count(height, width, core) * min(height, side) * min(width, side)
 
 
 def random_offset(core: int, alignment: int, generator: torch.Generator) -> tuple[int, int]:
@@ -142,15 +154,16 @@ def feature_map_shape(height: int, width: int, layer: str, channels: int) -> tup
 
 
 def tiled_feature_maps(network: Network, image: torch.Tensor, layers: Sequence[str], tiles: Sequence[Tile],
-                       channels: Mapping[str, int], on_tile: TileCallback | None = None) -> dict[str, torch.Tensor]:
-    """The whole image's feature maps at `layers` (fp32, on the image's device), assembled from tile cores."""
+                       channels: Mapping[str, int], on_tile: TileCallback | None = None,
+                       dtype: torch.dtype = torch.float32) -> dict[str, torch.Tensor]:
+    """The whole image's feature maps at `layers` (in `dtype`, on the image's device), assembled from tile cores."""
     height, width = image.shape[-2:]
-    maps = {name: torch.zeros(feature_map_shape(height, width, name, channels[name]), device=image.device)
-            for name in layers}
+    maps = {name: torch.zeros(feature_map_shape(height, width, name, channels[name]), device=image.device,
+                              dtype=dtype) for name in layers}
     for tile, cores in tiled_features(network, image, layers, tiles, on_tile):
         for name, core in cores.items():
             rows, cols = tile.region(maps[name].shape, layer_stride(name))
-            maps[name][..., rows, cols] = core.float()
+            maps[name][..., rows, cols] = core.to(dtype)
     return maps
 
 
@@ -294,11 +307,6 @@ class _TileCount:
         self.done += 1
         if self.on_tile is not None:
             self.on_tile(self.done, self.total)
-
-
-def content_error(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """The untiled content term at one layer (for tests comparing both ways)."""
-    return relative_squared_error(features, target)
 
 
 def _round_up(value: int, multiple: int) -> int:

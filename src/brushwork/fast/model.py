@@ -19,13 +19,16 @@ from PIL import Image
 from .. import imaging
 from ..cache import LRUCache
 from ..device import Placement, cpu_has_fast_bf16
-from ..errors import InvalidInputError, WeightsError
+from ..errors import InvalidInputError, MemoryBudgetError, WeightsError
 from ..features import place
+from ..files import atomic_write
+from ..memory import format_size, image_bytes, used_memory
 from ..options import StyleOptions
 from ..pipeline import image_digest
 from ..weights import VGGWeights
 from .int8 import Int8Decoder, Int8Encoder, Ranges
-from .network import Decoder, Encoder, StyleNetwork, TransferNetwork, decoder_shape, frame
+from .network import EDGE_MARGIN, Decoder, Encoder, StyleNetwork, TransferNetwork, decoder_shape, frame
+from .tiled import FAST_TILE_CORES, choose_core, pass_bytes, style_vector_tiled, transfer_halo, transfer_tiled
 
 DECODER_FILE = "decoder-fp16.pt"
 
@@ -84,12 +87,10 @@ def save_int8_ranges(decoder_file: str | Path, ranges: Ranges, target: str | Pat
         payload = {"decoder": payload}
     payload["int8"] = ranges
     target = Path(target)
-    temporary = target.with_name(target.name + ".tmp")
     try:
-        torch.save(payload, temporary)
-        temporary.replace(target)
-    except (OSError, RuntimeError) as error:      # (torch reports an unwritable folder as RuntimeError)
-        temporary.unlink(missing_ok=True)
+        with atomic_write(target) as stream:
+            torch.save(payload, stream)
+    except (OSError, RuntimeError) as error:      # (torch reports a failed write as RuntimeError)
         raise InvalidInputError(f"cannot write '{target}' ({type(error).__name__})") from None
     return target
 
@@ -117,38 +118,71 @@ class FastStylizer:
             self.style_network = StyleNetwork(encoder, trained.levels)
         self._cache = LRUCache(cache_size)
 
-    def style_vector(self, style: Image.Image, long_side: int) -> torch.Tensor:
-        """(1, N) statistics of one style image at `long_side` px; cached by image content."""
+    def style_vector(self, style: Image.Image, long_side: int, budget: int | None = None) -> torch.Tensor:
+        """(1, N) statistics of one style image at `long_side` px; cached by image content. Within a
+        memory `budget`, a painting too big for one pass is read in tiles (the same statistics)."""
         size = imaging.output_size(*style.size, max(16, long_side))
         key = (image_digest(style), size)
         cached = self._cache.get(key)
         if cached is not None:
             return cached
-        tensor = self._input(imaging.to_tensor(imaging.resize(style, size)))
-        with torch.no_grad():
-            vector = self.style_network(tensor).float()
-        return self._cache.put(key, vector)
+        tensor = imaging.to_tensor(imaging.resize(style, size))
+        vector = None
+        if budget is not None:
+            network = self.style_network
+            available = budget - used_memory(self.placement.device)
+            vector = style_vector_tiled(network.encoder, network.levels, tensor, available, self._input)
+        if vector is None:
+            with torch.no_grad():
+                vector = self.style_network(self._input(tensor)).float()
+        return self._cache.put(key, vector.float())
 
     def clear_cache(self) -> None:
         """Forget the cached style vectors."""
         self._cache.clear()
 
-    def blended_vector(self, styles: Sequence[Image.Image], blend: Sequence[float], long_side: int) -> torch.Tensor:
+    def blended_vector(self, styles: Sequence[Image.Image], blend: Sequence[float], long_side: int,
+                       budget: int | None = None) -> torch.Tensor:
         """Weighted mean of the styles' vectors (AdaIN is linear in it, so this blends the styles)."""
         total = float(sum(blend))
         if total <= 0:
             raise InvalidInputError("style blend weights must not all be zero")
-        vectors = [self.style_vector(s, long_side) * (w / total) for s, w in zip(styles, blend)]
+        vectors = [self.style_vector(s, long_side, budget) * (w / total) for s, w in zip(styles, blend)]
         return torch.stack(vectors).sum(0)
 
-    def transfer(self, content: torch.Tensor, vector: torch.Tensor, strength: float) -> torch.Tensor:
-        """(1, 3, H, W) content in [0, 1] -> stylized (1, 3, H, W) on the CPU, fp32."""
-        padded, crop = frame(content)
+    def transfer(self, content: torch.Tensor, vector: torch.Tensor, strength: float, *, budget: int | None = None,
+                 core: int | None = None) -> torch.Tensor:
+        """(1, 3, H, W) content in [0, 1] -> stylized (1, 3, H, W) on the CPU, fp32.
+
+        With a memory `budget` (bytes, for the whole process) a picture whose pass would not fit runs
+        in tiles, with the whole picture's statistics (`fast.tiled`); `core` forces tiles of that size."""
         # full strength needs no blend with the photo's own statistics
         amount = None if strength >= 1 else torch.tensor([strength], device=self.placement.device)
+        if core is None and budget is not None and min(content.shape[-2:]) > 2 * EDGE_MARGIN:
+            core = self._tile_core(content, budget)
+        if core is not None:
+            with torch.no_grad():
+                return transfer_tiled(self.transfer_network, content, vector.to(self.placement.device), amount, core,
+                                      self._input)
+        padded, crop = frame(content)
         with torch.no_grad():
             out = self.transfer_network(self._input(padded), vector.to(self.placement.device), amount)
         return crop(out).cpu()
+
+    def _tile_core(self, content: torch.Tensor, budget: int) -> int | None:
+        """The tile core for a photo within `budget` (None: one pass, with its framed copy, fits)."""
+        height, width = (side + 2 * EDGE_MARGIN + 8 for side in content.shape[-2:])
+        halo, _ = transfer_halo(self.transfer_network)
+        available = budget - used_memory(self.placement.device) - image_bytes(width, height)   # (the output)
+        if pass_bytes(width * height) + image_bytes(width, height) <= available:     # (+ the framed copy)
+            return None
+        core = choose_core(width, height, available, halo)
+        if core is None:       # one pass fits, but not beside the framed copy: the largest tiles
+            core = next((c for c in FAST_TILE_CORES if c < max(width, height)), None)
+        if core == 0:
+            raise MemoryBudgetError(f"max_memory: a budget of {format_size(budget)} cannot hold one tile of the "
+                                    f"{width}x{height} picture; give more memory or a smaller size")
+        return core
 
     def _input(self, image: torch.Tensor) -> torch.Tensor:
         image = image.to(self.placement.device)

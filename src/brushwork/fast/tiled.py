@@ -11,20 +11,22 @@ whole picture's would (the encoder's spoiled band plus the decoder's, see `decod
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import torch
 
 from ..memory import format_size, image_bytes
 from ..planning import LevelPlan, RunPlan
 from ..tiling import Tile, halo_for, layer_stride, tile_grid
-from .network import COARSE_LEVEL, EPS, TransferNetwork, adain_affine, split_vector, stats_vector
+from .network import COARSE_LEVEL, EDGE_MARGIN, EPS, TransferNetwork, adain_affine, split_vector, stats_vector
 
-#: Peak bytes per pixel of one transfer pass (encoder + AdaIN + decoder), measured in fp32 on the
-#: CPU at 1024-2048 px with headroom; 16-bit and int8 passes need less.
-TRANSFER_BYTES_PER_PIXEL = 1100.0
+#: Peak bytes per pixel of one transfer pass (encoder + AdaIN + decoder): 1.37-1.59 KB measured in
+#: fp32 on the CPU at 512-1024 px; 16-bit and int8 passes need less.
+TRANSFER_BYTES_PER_PIXEL = 1600.0
 TRANSFER_FIXED_BYTES = 64 * 2**20
-#: Full-size fp32 buffers a fast call keeps besides one pass: the photo, its framed copy, the output.
-FAST_BUFFERS = 3
+#: Full-size fp32 buffers a fast call adds to what it holds when it plans (the photo): the output
+#: (in tiles, the framed photo is read a window at a time; `finish` turns the output to 8 bits in place).
+FAST_BUFFERS = 1
 FAST_TILE_CORES = (2048, 1536, 1024, 768, 512, 384, 256, 128)
 
 
@@ -58,10 +60,23 @@ def choose_core(width: int, height: int, available: int, halo: int) -> int | Non
     if pass_bytes(width * height) <= available:
         return None
     for core in FAST_TILE_CORES:
-        window = min(height, core + 2 * halo) * min(width, core + 2 * halo)
+        window = min(height, core + 2 * halo + 16) * min(width, core + 2 * halo + 16)
         if core < max(width, height) and pass_bytes(window) <= available:
             return core
     return 0
+
+
+def style_vector_tiled(encoder: Any, levels: tuple[str, ...], image: torch.Tensor, available: int,
+                       to_input: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor | None:
+    """The style vector (1, N) of a painting too big for one encoder pass in `available` bytes, from
+    tiles; None when one pass fits."""
+    height, width = image.shape[-2:]
+    halo, alignment = halo_for(levels)
+    core = choose_core(width, height, available, halo)
+    if core is None:
+        return None
+    tiles = tile_grid(height, width, core or FAST_TILE_CORES[-1], halo, alignment)
+    return stats_vector(global_stats(encoder, levels, image, tiles, to_input))
 
 
 def fast_plan(model: object, width: int, height: int, budget: int, baseline: int) -> RunPlan:
@@ -72,65 +87,103 @@ def fast_plan(model: object, width: int, height: int, budget: int, baseline: int
     halo, _ = transfer_halo(network)
     framed_w, framed_h = width + 2 * 16 + 8, height + 2 * 16 + 8
     fixed = baseline + FAST_BUFFERS * image_bytes(framed_w, framed_h)
-    core = choose_core(framed_w, framed_h, budget - fixed, halo)
+    whole = fixed + image_bytes(framed_w, framed_h) + pass_bytes(framed_w * framed_h)    # (+ the framed copy)
+    core = None if whole <= budget else choose_core(framed_w, framed_h, budget - fixed, halo)
+    if core is None and whole > budget:
+        core = next((c for c in FAST_TILE_CORES if c < max(framed_w, framed_h)), 0)
     if core == 0:
         needed = fixed + pass_bytes((FAST_TILE_CORES[-1] + 2 * halo) ** 2)
         raise MemoryBudgetError(f"max_memory: a budget of {format_size(budget)} cannot hold one tile of the "
                                 f"{width}x{height} picture (that needs about {format_size(needed)}); give more "
                                 "memory or a smaller size")
     if core is None:
-        level = LevelPlan(width, height, 1, None, 1, 0, fixed + pass_bytes(framed_w * framed_h))
+        level = LevelPlan(width, height, 1, None, 1, 0, whole)
     else:
         tiles = len(tile_grid(framed_h, framed_w, core, halo, halo_for(network.decoder.levels)[1]))
-        window = min(framed_h, core + 2 * halo) * min(framed_w, core + 2 * halo)
+        window = min(framed_h, core + 2 * halo + 16) * min(framed_w, core + 2 * halo + 16)
         level = LevelPlan(width, height, 1, core, tiles, 0, fixed + pass_bytes(window))
     return RunPlan((level,), budget, halo)
 
 
-def transfer_tiled(network: TransferNetwork, image: torch.Tensor, vector: torch.Tensor, strength: torch.Tensor | None,
+def reflect_index(length: int, margin: int) -> torch.Tensor:
+    """Where each row of the framed picture (`network.frame`: a mirrored border of `margin`, then
+    mirrored up to a multiple of 8) comes from in the photo's `length` rows."""
+    framed = length + 2 * margin
+    padded = max(16, framed + (-framed) % 8)
+    index = torch.arange(padded)
+    index = torch.where(index >= framed, 2 * (framed - 1) - index, index) - margin     # pad_to_multiple
+    index = index.abs()                                                                  # the top border
+    return torch.where(index >= length, 2 * (length - 1) - index, index)                 # the bottom border
+
+
+class FramedPhoto:
+    """The framed photo (`network.frame`), read a window at a time: at 12 megapixels a framed copy
+    would be 150 MB more. For photos of at least 17 px a side (smaller ones never need tiles)."""
+
+    def __init__(self, photo: torch.Tensor, margin: int = EDGE_MARGIN) -> None:
+        self.photo, self.margin = photo, margin
+        self.rows, self.cols = reflect_index(photo.shape[-2], margin), reflect_index(photo.shape[-1], margin)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return len(self.rows), len(self.cols)
+
+    def window(self, top: int, left: int, bottom: int, right: int) -> torch.Tensor:
+        return self.photo.index_select(-2, self.rows[top:bottom]).index_select(-1, self.cols[left:right])
+
+
+def transfer_tiled(network: TransferNetwork, photo: torch.Tensor, vector: torch.Tensor, strength: torch.Tensor | None,
                    core: int, to_input: Callable[[torch.Tensor], torch.Tensor],
                    on_tile: Callable[[int, int], None] | None = None) -> torch.Tensor:
-    """`network(image, vector, strength)` computed a tile at a time: (1, 3, H, W) -> (1, 3, H, W) fp32 on
-    the CPU. `image` is the framed photo on the CPU; `to_input` moves a window to the network's device."""
+    """`frame`, `network(framed, vector, strength)` and the crop back, a tile at a time:
+    (1, 3, H, W) photo on the CPU -> (1, 3, H, W) fp32 on the CPU."""
     halo, alignment = transfer_halo(network)
-    height, width = image.shape[-2:]
+    source = FramedPhoto(photo)
+    height, width = source.shape
     tiles = tile_grid(height, width, core, halo, alignment)
     levels = network.decoder.levels
     total = 2 * len(tiles)
-    stats = _global_stats(network, image, tiles, to_input, lambda done: on_tile and on_tile(done, total))
+    stats = global_stats(network.encoder, levels, source, tiles, to_input,
+                         lambda done: on_tile and on_tile(done, total))
     if strength is not None:
         amount = strength.float().reshape(-1, 1).to(vector.device)
         vector = amount * vector.float() + (1 - amount) * stats_vector(stats).to(vector.device)
     affines = [adain_affine(pair, part) for pair, part in zip(stats, split_vector(vector, levels))]
-    out = torch.empty(1, 3, height, width)
+    margin, (rows, cols) = source.margin, photo.shape[-2:]
+    out = torch.empty(1, 3, rows, cols)
     for number, tile in enumerate(tiles, start=1):
-        top, left, bottom, right = tile.window
         with torch.no_grad():
-            found = network.encoder.layers(to_input(image[..., top:bottom, left:right]), levels)
+            found = network.encoder.layers(to_input(source.window(*tile.window)), levels)
             decoded = network.decoder.decode([found[name] for name in levels], affines, fold=network.fold_adain,
                                              style=vector)
             del found
-            rows, cols = tile.region(out.shape, 1)
-            out[..., rows, cols] = tile.crop(decoded, 1).float().clamp(0, 1).cpu()
-        del decoded
+            kept = tile.crop(decoded, 1)
+            c_top, c_left = tile.core[:2]
+            top, left = max(c_top, margin), max(c_left, margin)          # the core's part inside the photo
+            bottom, right = min(c_top + kept.shape[-2], margin + rows), min(c_left + kept.shape[-1], margin + cols)
+            if bottom > top and right > left:
+                out[..., top - margin:bottom - margin, left - margin:right - margin] = \
+                    kept[..., top - c_top:bottom - c_top, left - c_left:right - c_left].float().clamp(0, 1).cpu()
+        del decoded, kept
         if on_tile is not None:
             on_tile(len(tiles) + number, total)
     return out
 
 
-def _global_stats(network: TransferNetwork, image: torch.Tensor, tiles: list[Tile],
-                  to_input: Callable[[torch.Tensor], torch.Tensor], tick: Callable[[int], object]
-                  ) -> list[tuple[torch.Tensor, torch.Tensor]]:
+def global_stats(encoder: Any, levels: tuple[str, ...], image: torch.Tensor | FramedPhoto, tiles: list[Tile],
+                 to_input: Callable[[torch.Tensor], torch.Tensor], tick: Callable[[int], object] = lambda _: None
+                 ) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """Each level's per-channel (mean, std), each (1, C) fp32, over the whole picture (tile cores),
     as `network.mean_std` of the whole map would give them."""
-    levels = network.decoder.levels
     sums: dict[str, torch.Tensor] = {}
     squares: dict[str, torch.Tensor] = {}
     counts = dict.fromkeys(levels, 0)
     for number, tile in enumerate(tiles, start=1):
         top, left, bottom, right = tile.window
         with torch.no_grad():
-            found = network.encoder.layers(to_input(image[..., top:bottom, left:right]), levels)
+            window = image.window(top, left, bottom, right) if isinstance(image, FramedPhoto) else \
+                image[..., top:bottom, left:right]
+            found = encoder.layers(to_input(window), levels)
             for name in levels:
                 core = tile.crop(found[name], layer_stride(name))
                 values = (core.dequantize() if core.is_quantized else core.float()).double()
@@ -148,4 +201,5 @@ def _global_stats(network: TransferNetwork, image: torch.Tensor, tiles: list[Til
     return stats
 
 
-__all__ = ["choose_core", "decoder_halo", "fast_plan", "transfer_halo", "transfer_tiled"]
+__all__ = ["choose_core", "decoder_halo", "fast_plan", "global_stats", "style_vector_tiled", "transfer_halo",
+           "transfer_tiled"]
