@@ -1,4 +1,4 @@
-# Two commands do all set-up on a fresh machine:  `make demo`  and  `make test`.
+# Set-up on a fresh machine is part of `make demo` and `make test` (`make test-export` builds its own venv).
 # torch==2.13.0 is installed first so pip never pulls a CUDA build of torch.
 PYTHON ?= python3
 VENV   ?= .venv
@@ -37,7 +37,7 @@ $(EXPORT_VENV)/.installed: pyproject.toml
 	test -x $(EXPORT_VENV)/bin/python || $(PYTHON) -m venv $(EXPORT_VENV)
 	$(EXPORT_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(EXPORT_VENV)/bin/python -m pip install --quiet torch==2.13.0
-	$(EXPORT_VENV)/bin/python -m pip install --quiet -e ".[export]" pytest torch==2.13.0
+	$(EXPORT_VENV)/bin/python -m pip install --quiet -e ".[export]" pytest pytest-timeout torch==2.13.0
 	touch $@
 
 bench: setup
