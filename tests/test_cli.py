@@ -51,6 +51,10 @@ def test_extra_content_flags(capsys, image_files, tmp_path):
     (["stylize", "{content}", "{notimage}", "-o", "{out}"], "not an image"),
     (["stylize", "{content}", "{style}", "-o", "{out}", "--weights", "{notimage}"], "could not be read"),
     (["stylize", "{content}", "{style}", "-o", "{out}", "--device", "cuda:7"], "CUDA|cuda"),
+    (["stylize", "{content}", "{style}", "-o", "{out}", "--max-memory", "64MB"], "^brushwork: error: max_memory: "
+                                                                                  "a budget of 64 MB cannot hold"),
+    (["stylize", "{content}", "{style}", "-o", "{out}", "--max-memory", "lots"], "invalid memory size 'lots'"),
+    (["stylize", "{content}", "{style}", "-o", "{out}", "--size", "9000"], "size: .*8192"),
 ])
 def test_errors_are_one_line_with_exit_2(capsys, image_files, argv, message):
     import re
@@ -92,3 +96,13 @@ def test_help_lists_every_option(capsys):
     text = capsys.readouterr().out
     for flag in ("--style-weight", "--preserve-colour", "--style-scale", "--init-image", "--save-every"):
         assert flag in text
+
+
+def test_the_plan_is_printed_before_the_run(capsys, image_files):
+    out = image_files["dir"] / "out.png"
+    code, err = run(capsys, "stylize", image_files["content"], image_files["style"], "-o", out, "--size", "48",
+                    "--scales", "1", "--epochs", "1", "--steps-per-epoch", "2", "--max-memory", "8GB")
+    assert code == 0, err
+    head, level = err.splitlines()[:2]
+    assert head.startswith("plan: peak ~") and "of a 8.0 GB budget" in head
+    assert level.split()[:4] == ["level", "1/1", "48x36", "2"] and "whole image" in level

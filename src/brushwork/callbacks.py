@@ -46,6 +46,10 @@ class Progress:
     def fraction(self) -> float:
         return self.step / self.total
 
+    def plan_dict(self) -> dict[str, Any] | None:
+        """The plan as plain data (job status, JSON), or None when the run has none."""
+        return self.plan.as_dict() if self.plan is not None else None
+
 
 Callback = Callable[[Progress], None]
 

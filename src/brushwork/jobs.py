@@ -57,9 +57,12 @@ class JobStatus:
     elapsed: float = 0.0
     eta: float | None = None
     error: str | None = None             # one readable line when state is FAILED
+    error_kind: str | None = None        # the `brushwork.errors` class behind `error` (its HTTP status)
     created: float = field(default_factory=time.time)
     finished: float | None = None
     worker: str | None = None            # which worker ran it (thread name or Celery hostname)
+    tile: tuple[int, int] | None = None  # (done, total) tiles of the step under way on a tiled level
+    plan: dict[str, Any] | None = None   # the run's plan (`RunPlan.as_dict()`) once it has started
 
     def advanced(self, **changes: Any) -> "JobStatus":
         return replace(self, **changes)

@@ -7,7 +7,8 @@ level's image-sized buffers (image, gradient, content, optimizer state), the con
 network pass (the whole level, or one tile), then as much L-BFGS history as fits (at most
 `lbfgs.LBFGS_HISTORY` pairs, and never more than the level has steps). A level keeps at least
 `MIN_HISTORY` pairs where it has as many steps, before it is cut into tiles or its tiles made
-smaller: a shorter history would cost quality, smaller tiles only time.
+smaller: a shorter history would cost quality, smaller tiles only time. Where even the smallest
+tiles leave no room for MIN_HISTORY pairs, the history is shortened further, down to one pair.
 """
 
 from __future__ import annotations
@@ -142,18 +143,21 @@ def plan_level(level: Level, inputs: PlanInputs) -> LevelPlan:
     wanted = max(1, min(LBFGS_HISTORY, level.steps - 1)) if inputs.lbfgs else 0
     buffers = LEVEL_BUFFERS + ((width, height) != inputs.full_size) + (0 if inputs.lbfgs else 2)  # Adam's moments
     fixed = inputs.baseline + inputs.resident + buffers * image_bytes(width, height)
-    for core in (None, *(c for c in TILE_CORES if c < max(width, height))):
-        window = _window_side(core, width, height, inputs.halo)
-        needed = fixed + GRAD_PASS.bytes(window) + content_target_bytes(width, height, inputs.content_layers,
-                                                                         tiled=core is not None)
-        keep = min(wanted, MIN_HISTORY)
-        if needed + keep * pair <= inputs.budget:
-            history = min(wanted, (inputs.budget - needed) // pair) if inputs.lbfgs else 0
-            tiles = 1 if core is None else grid_count(height, width, core)
-            return LevelPlan(width, height, level.steps, core, tiles, int(history),
-                             int(needed + history * pair), _seconds(level, core, inputs))
+    # a shorter history costs quality, smaller tiles only time: every tile size is tried with
+    # MIN_HISTORY pairs before the history goes below it (down to one pair)
+    floors = range(min(wanted, MIN_HISTORY), 0, -1) if inputs.lbfgs else (0,)
+    for floor in floors:
+        for core in (None, *(c for c in TILE_CORES if c < max(width, height))):
+            window = _window_side(core, width, height, inputs.halo)
+            needed = fixed + GRAD_PASS.bytes(window) + content_target_bytes(width, height, inputs.content_layers,
+                                                                             tiled=core is not None)
+            if needed + floor * pair <= inputs.budget:
+                history = min(wanted, (inputs.budget - needed) // pair) if inputs.lbfgs else 0
+                tiles = 1 if core is None else grid_count(height, width, core)
+                return LevelPlan(width, height, level.steps, core, tiles, int(history),
+                                 int(needed + history * pair), _seconds(level, core, inputs))
     smallest = fixed + GRAD_PASS.bytes(_window_side(TILE_CORES[-1], width, height, inputs.halo)) + \
-        content_target_bytes(width, height, inputs.content_layers, tiled=True) + min(wanted, MIN_HISTORY) * pair
+        content_target_bytes(width, height, inputs.content_layers, tiled=True) + floors[-1] * pair
     raise MemoryBudgetError(
         f"max_memory: a budget of {format_size(inputs.budget)} cannot hold one tile of the "
         f"{width}x{height} level (that needs about {format_size(smallest)}); give more memory or a smaller size")

@@ -42,6 +42,8 @@ def to_fields(status: JobStatus) -> dict[str, str]:
     data = asdict(status)
     data["state"] = status.state.value
     data.pop("id")
+    data["tile"] = None if status.tile is None else json.dumps(list(status.tile))
+    data["plan"] = None if status.plan is None else json.dumps(status.plan)
     return {name: "" if value is None else str(value) for name, value in data.items()}
 
 
@@ -55,8 +57,14 @@ def from_fields(job_id: str, fields: dict[bytes, bytes]) -> JobStatus:
 
     return JobStatus(id=job_id, state=JobState(text.get("state", "queued")), step=number("step", int),
                      total=number("total", int), elapsed=number("elapsed"), eta=number("eta", default=None),
-                     error=text.get("error") or None, created=number("created", default=time.time()),
-                     finished=number("finished", default=None), worker=text.get("worker") or None)
+                     error=text.get("error") or None, error_kind=text.get("error_kind") or None, created=number("created", default=time.time()),
+                     finished=number("finished", default=None), worker=text.get("worker") or None,
+                     tile=_tile(json.loads(text["tile"])) if text.get("tile") else None,
+                     plan=json.loads(text["plan"]) if text.get("plan") else None)
+
+
+def _tile(value: Any) -> tuple[int, int] | None:
+    return (int(value[0]), int(value[1])) if value else None
 
 
 def status_json(status: JobStatus) -> str:
@@ -68,7 +76,11 @@ def status_json(status: JobStatus) -> str:
 def status_from_json(text: bytes | str) -> JobStatus:
     data = json.loads(text)
     data["state"] = JobState(data["state"])
-    return JobStatus(**data)
+    data["tile"] = _tile(data.get("tile"))
+    return JobStatus(**{name: value for name, value in data.items() if name in _STATUS_FIELDS})
+
+
+_STATUS_FIELDS = frozenset(JobStatus.__dataclass_fields__)
 
 
 # KEYS: job hash, queued zset, events stream, input

@@ -127,7 +127,8 @@ class Reporter:
         if progress.elapsed > self.time_limit:
             raise JobTimeLimit(f"the job ran past its time limit of {self.time_limit:g} s")
         self.status = self.status.advanced(step=progress.step, total=progress.total,
-                                           elapsed=round(progress.elapsed, 3), eta=round(progress.eta, 3))
+                                           elapsed=round(progress.elapsed, 3), eta=round(progress.eta, 3),
+                                           tile=progress.tile, plan=self.status.plan or progress.plan_dict())
         preview = encode_jpeg_preview(progress.preview) if progress.preview is not None else None
         # QUEUED too: a slow worker presumed lost may still be the one that finishes the job.
         if not self.store.transition(self.status, LIVE_STATES, event=preview is None):
@@ -197,7 +198,7 @@ def _execute(stylizer: Any, store: JobStore, status: JobStatus, settings: dict[s
         store.transition(reporter.status.advanced(state=JobState.CANCELLED, finished=time.time()), LIVE_STATES, ttl=ttl)
         return "cancelled"
     except BrushworkError as error:
-        return _fail(store, reporter.status, str(error), ttl)
+        return _fail(store, reporter.status, str(error), ttl, kind=type(error).__name__)
     except Exception:  # a bug or a device failure: one line for the user, the trace in the log
         log.exception("job %s failed", status.id)
         return _fail(store, reporter.status, INTERNAL_ERROR, ttl)
@@ -218,8 +219,9 @@ def stylizer_options(options: dict[str, Any]) -> Any:
     return make_options(**options)
 
 
-def _fail(store: JobStore, status: JobStatus, error: str, ttl: int) -> str:
-    store.transition(status.advanced(state=JobState.FAILED, error=error, finished=time.time()), LIVE_STATES, ttl=ttl)
+def _fail(store: JobStore, status: JobStatus, error: str, ttl: int, kind: str | None = None) -> str:
+    failed = status.advanced(state=JobState.FAILED, error=error, error_kind=kind, finished=time.time())
+    store.transition(failed, LIVE_STATES, ttl=ttl)
     return f"failed: {error}"
 
 

@@ -18,7 +18,7 @@ def register(commands: Any) -> None:
     """Add `serve` to the `brushwork` command (called by brushwork.cli)."""
     parser = commands.add_parser("serve", help=HELP, description=DESCRIPTION)
     try:
-        from .settings import ServerSettings
+        from .settings import SIZE_FIELDS, ServerSettings
     except ImportError:  # the server extra is not installed: say so when `serve` is used
         parser.set_defaults(handler=_missing_extra)
         return
@@ -27,11 +27,17 @@ def register(commands: Any) -> None:
         env = f"BRUSHWORK_{name.upper()}"
         default = field.default.get_secret_value() if hasattr(field.default, "get_secret_value") else field.default
         shown = ",".join(default) if isinstance(default, tuple) else default
-        kind = _scalar(field.annotation)
+        kind = str if name in SIZE_FIELDS else _scalar(field.annotation)
         parser.add_argument(flag, dest=name, default=argparse.SUPPRESS, type=kind,
                             metavar=name.split("_")[-1].upper(),
-                            help=f"{field.description} [{env}; default {shown if shown not in (None, (), '') else 'none'}]")
+                            help=f"{field.description} [{env}; default {_shown(name, shown)}]")
     parser.set_defaults(handler=_serve)
+
+
+def _shown(name: str, default: Any) -> str:
+    if name == "max_memory" and default is None:
+        return "auto"
+    return "none" if default in (None, (), "") else str(default)
 
 
 def _scalar(annotation: Any) -> type:

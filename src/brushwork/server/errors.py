@@ -58,6 +58,18 @@ ERROR_TABLE: tuple[tuple[type[BrushworkError], Mapping], ...] = (
 )
 
 
+#: The errors a run itself raises, by the name a failed job gives (`JobStatus.error_kind`); others
+#: (queue, routing) never come from a run and stay JobFailed.
+ERROR_KINDS: dict[str, type[BrushworkError]] = {kind.__name__: kind for kind in (
+    ImageTooLargeError, ImageDecodeError, MemoryBudgetError, OutOfMemory, InvalidInputError, DeviceError)}
+
+
+def job_error(status_error: str, kind: str | None) -> BrushworkError:
+    """The error a failed job's line stands for: its own class where the job named one (so a run
+    refused for its memory budget is a 422 max_memory, as at intake), else JobFailed."""
+    return ERROR_KINDS.get(kind or "", JobFailed)(status_error)
+
+
 def mapping_for(error: BrushworkError) -> Mapping:
     for kind, mapping in ERROR_TABLE:
         if isinstance(error, kind):

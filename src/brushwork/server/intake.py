@@ -40,6 +40,8 @@ def build_job(content: bytes, styles: list[bytes], options: dict[str, Any], sett
     if init_image is not None:
         _check_image("init_img", init_image, settings)
     _check_output_size(opts, width, height, settings)
+    if settings.max_memory is not None and (opts.max_memory is None or opts.max_memory > settings.max_memory):
+        opts = opts.replace(max_memory=settings.max_memory)     # a request may lower the budget, never raise it
     if previews and "preview_every" not in options:
         opts = opts.replace(preview_every=max(1, opts.total_steps // PREVIEWS_PER_JOB))
     data = opts.model_dump(mode="json", exclude={"device"}, exclude_defaults=True)

@@ -169,10 +169,11 @@ class LocalQueue:
         mean = sum(self._durations) / len(self._durations)
         return int(min(600, max(1, math.ceil(mean * (1 + queued / self.workers) / 2))))
 
-    def _finish(self, job: _Job, state: JobState, *, error: str | None = None,
+    def _finish(self, job: _Job, state: JobState, *, error: str | None = None, error_kind: str | None = None,
                 result: bytes | None = None) -> None:
         now = self._clock()
-        job.status = job.status.advanced(state=state, error=error, finished=now, eta=0.0 if result else None)
+        job.status = job.status.advanced(state=state, error=error, error_kind=error_kind, finished=now,
+                                         eta=0.0 if result else None)
         job.result, job.request = result, None
         job.version += 1
         self._cond.notify_all()
@@ -216,7 +217,7 @@ class LocalQueue:
                         self._finish(job, JobState.CANCELLED, error="cancelled")
             except BrushworkError as error:
                 with self._cond:
-                    self._finish(job, JobState.FAILED, error=str(error))
+                    self._finish(job, JobState.FAILED, error=str(error), error_kind=type(error).__name__)
             except Exception:
                 log.exception("job %s failed", job_id)
                 with self._cond:
@@ -240,7 +241,8 @@ class LocalQueue:
             preview = encode_jpeg_preview(progress.preview) if progress.preview is not None else None
             with self._cond:
                 job.status = job.status.advanced(step=progress.step, total=progress.total,
-                                                 elapsed=progress.elapsed, eta=progress.eta)
+                                                 elapsed=progress.elapsed, eta=progress.eta, tile=progress.tile,
+                                                 plan=job.status.plan or progress.plan_dict())
                 if preview is not None:
                     job.preview, job.preview_version = preview, job.preview_version + 1
                 job.version += 1

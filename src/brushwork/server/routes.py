@@ -23,7 +23,7 @@ from .. import __version__
 from ..errors import Cancelled, ImageDecodeError, JobNotFound
 from ..jobs import JobEvent, JobQueue, JobRequest, JobState, JobStatus
 from ..options import StyleOptions
-from .errors import JobFailed, Unauthorized
+from .errors import Unauthorized, job_error
 from .intake import build_job, decode_field
 from ..jobs import INTERNAL_ERROR
 from .schemas import (OPTION_FIELDS, ErrorBody, Health, JobInfo, ServerConfig, StyleFields, StylizeRequest,
@@ -79,7 +79,7 @@ async def stylize(body: StylizeRequest, request: Request, queue: Queue, settings
         raise Cancelled(f"the run was cancelled ({status.error or 'no reason given'})")
     if status.error == INTERNAL_ERROR:
         raise RuntimeError(f"job {status.id} failed inside the engine")
-    raise JobFailed(status.error or "the run failed")
+    raise job_error(status.error or "the run failed", status.error_kind)
 
 
 async def _wait_final(queue: JobQueue, job_id: str, request: Request) -> JobStatus:
@@ -268,6 +268,8 @@ async def config(settings: Settings) -> ServerConfig:
 
     limits = {name: float(getattr(settings, name)) for name in
               ("max_body_bytes", "max_pixels", "max_size", "max_steps", "max_seconds")}
+    if settings.max_memory is not None:
+        limits["max_memory"] = float(settings.max_memory)
     defaults = StyleOptions().model_dump(mode="json", include=set(OPTION_FIELDS))
     choices = {name: [str(c) for c in typing.get_args(StyleOptions.model_fields[name].annotation)]
                for name in ("preserve_colour", "optimizer", "init", "pooling", "mode")}

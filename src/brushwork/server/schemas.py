@@ -28,10 +28,21 @@ class _ImagesPart(BaseModel):
     init_img: str | None = Field(None, description="Starting image when init is 'image'.")
 
 
+#: Options that also take a size with a unit ("3GB", "1500MB"), read by StyleOptions' own validator.
+SIZE_OPTIONS = frozenset({"max_memory"})
+
+
 def _option_fields() -> dict[str, Any]:
     """Each StyleOptions field (minus server-only ones) with its own annotation, default and bounds."""
-    return {name: (StyleOptions.model_fields[name].annotation, copy.copy(StyleOptions.model_fields[name]))
-            for name in OPTION_FIELDS}
+    fields: dict[str, Any] = {}
+    for name in OPTION_FIELDS:
+        field = copy.copy(StyleOptions.model_fields[name])
+        annotation = field.annotation
+        if name in SIZE_OPTIONS:          # bytes, or text with a unit; the bounds are checked on the bytes
+            annotation, field = int | str | None, copy.copy(field)
+            field.metadata = []
+        fields[name] = (annotation, field)
+    return fields
 
 
 StyleFields = create_model(  # type: ignore[call-overload]
@@ -70,6 +81,10 @@ class JobInfo(BaseModel):
     created: float
     finished: float | None = None
     worker: str | None = None
+    tile: list[int] | None = Field(None, description="[done, total] tiles of the step under way, while a "
+                                                     "tiled level runs (null between steps or untiled)")
+    plan: dict[str, Any] | None = Field(None, description="the run's plan once it has started: budget, "
+                                                          "estimated peak bytes and seconds, levels and their tiles")
     links: dict[str, str] = Field(description="status, events, result (once done)")
 
     @classmethod
@@ -82,7 +97,8 @@ class JobInfo(BaseModel):
                    fraction=round(status.step / status.total, 4) if status.total else 0.0,
                    elapsed=round(status.elapsed, 3), eta=None if status.eta is None else round(status.eta, 3),
                    error=status.error, created=status.created, finished=status.finished,
-                   worker=status.worker, links=links)
+                   worker=status.worker, tile=list(status.tile) if status.tile else None, plan=status.plan,
+                   links=links)
 
 
 class ErrorBody(BaseModel):

@@ -13,6 +13,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 MiB = 1024 * 1024
 
+#: Settings given as a size with a unit (3GB, 1500MB): their flags take text, pydantic parses it.
+SIZE_FIELDS = frozenset({"max_memory"})
+
 
 class ServerSettings(BaseSettings):
     """Where the server listens, how much work it takes on, and what one request may ask for."""
@@ -32,6 +35,11 @@ class ServerSettings(BaseSettings):
                             description="Most pixels (width x height) an uploaded image may have.")
     max_size: int = Field(2048, ge=16, le=8192,
                           description="Largest output long side in pixels (the `size` option).")
+    max_memory: int | None = Field(
+        None, ge=64 * MiB,
+        description="Memory the server's jobs may use (3GB, 1500MB): larger images run in tiles, and a "
+                    "request's max_memory may only lower it. Default: 70 percent of the memory free when a "
+                    "job starts.")
     max_steps: int = Field(2000, ge=1, description="Most optimizer steps (epochs x steps_per_epoch) per job.")
     max_seconds: float = Field(900.0, gt=0, description="Longest a job may run before it is stopped.")
     result_ttl: float = Field(900.0, gt=0, description="Seconds a finished job and its image are kept.")
@@ -52,6 +60,19 @@ class ServerSettings(BaseSettings):
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
+
+    @field_validator("max_memory", mode="before")
+    @classmethod
+    def _parse_memory(cls, value: object) -> object:
+        if value is None or value == "":          # (an empty BRUSHWORK_MAX_MEMORY: the default)
+            return None
+        from ..errors import InvalidInputError
+        from ..memory import parse_size
+
+        try:
+            return parse_size(value)  # type: ignore[arg-type]
+        except InvalidInputError as error:
+            raise ValueError(str(error)) from None
 
     @field_validator("device")
     @classmethod
