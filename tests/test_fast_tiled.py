@@ -60,3 +60,23 @@ def test_the_plan_tiles_a_phone_photo_within_a_gigabyte(model):
     level = plan.levels[0]
     assert level.tiled and level.tiles > 1 and level.peak <= 2**30
     assert not fast_plan(model, 4000, 3000, 32 * 2**30, 450 * 2**20).tiled       # a pass needs ~19 GB
+
+
+def test_a_tiled_fast_run_reports_its_tiles_and_can_be_cancelled(stylizer, monkeypatch):
+    from brushwork.callbacks import Progress
+    from brushwork.errors import Cancelled
+
+    monkeypatch.setattr(FastStylizer, "_tile_core", lambda self, content, budget: 128)   # a 12-MP photo's path
+    seen: list[Progress] = []
+    result = stylizer(make_content(224), make_style(96), mode="fast", precision="fp32", size=224, callback=seen.append)
+    tiles = [p.tile for p in seen if not p.finished_step]
+    total = tiles[-1][1]
+    assert result.image.size == (224, 168) and total > 2 and tiles == [(n, total) for n in range(1, total + 1)]
+    assert seen[-1].finished_step and seen[-1].step == seen[-1].total == 1
+
+    def cancel(progress: Progress) -> None:
+        if progress.tile == (1, total):
+            raise Cancelled("stop")
+
+    with pytest.raises(Cancelled):
+        stylizer(make_content(224), make_style(96), mode="fast", precision="fp32", size=224, callback=cancel)

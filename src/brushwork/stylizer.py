@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -206,10 +206,12 @@ class Stylizer:
         return self._speeds[key]
 
     # -- fast mode ---------------------------------------------------------------------------------
-    def _fast_picture(self, model: Any, inputs: PreparedInputs, opts: StyleOptions, budget: int) -> torch.Tensor:
+    def _fast_picture(self, model: Any, inputs: PreparedInputs, opts: StyleOptions, budget: int,
+                      on_tile: Callable[[int, int], None] | None = None) -> torch.Tensor:
         """Fast mode's (1, 3, H, W) picture of the prepared inputs (before colour and alpha handling):
         one style-network pass per new style, one transfer-network pass (two with a coarse pass);
-        in tiles, with the whole picture's statistics, where one pass would not fit `budget`."""
+        in tiles, with the whole picture's statistics, where one pass would not fit `budget`
+        (`on_tile(done, total)` after each tile of the full-size pass)."""
         from .fast.model import style_long_side, with_coarse_pass
 
         height, width = inputs.content.shape[-2:]
@@ -219,7 +221,7 @@ class Stylizer:
             content = with_coarse_pass(
                 content, lambda small: model.transfer(small, vector, opts.style_strength, budget=budget),
                 opts.coarse_pass)
-        return model.transfer(content, vector, opts.style_strength, budget=budget)
+        return model.transfer(content, vector, opts.style_strength, budget=budget, on_tile=on_tile)
 
     def _fast_call(self, model: Any, inputs: PreparedInputs, opts: StyleOptions, started: float,
                    callback: Callback | None, budget: int) -> StyleResult:
@@ -228,7 +230,15 @@ class Stylizer:
 
         height, width = inputs.content.shape[-2:]
         plan = fast_plan(model, width, height, budget, used_memory(model.placement.device))
-        result = finish(self._fast_picture(model, inputs, opts, budget), inputs, opts)
+
+        def on_tile(done: int, total: int) -> None:      # a tiled picture: progress, and a chance to cancel
+            if callback is not None:
+                elapsed = time.perf_counter() - started
+                callback(Progress(step=1, total=1, epoch=1, epochs=1, scale=1, scales=1, size=(width, height),
+                                  losses={}, elapsed=elapsed, eta=elapsed / done * (total - done), tile=(done, total),
+                                  plan=plan))
+
+        result = finish(self._fast_picture(model, inputs, opts, budget, on_tile), inputs, opts)
         seconds = time.perf_counter() - started
         if callback is not None:
             callback(Progress(step=1, total=1, epoch=1, epochs=1, scale=1, scales=1, size=(width, height),

@@ -151,11 +151,12 @@ class FastStylizer:
         return torch.stack(vectors).sum(0)
 
     def transfer(self, content: torch.Tensor, vector: torch.Tensor, strength: float, *, budget: int | None = None,
-                 core: int | None = None) -> torch.Tensor:
+                 core: int | None = None, on_tile: Callable[[int, int], None] | None = None) -> torch.Tensor:
         """(1, 3, H, W) content in [0, 1] -> stylized (1, 3, H, W) on the CPU, fp32.
 
         With a memory `budget` (bytes, for the whole process) a picture whose pass would not fit runs
-        in tiles, with the whole picture's statistics (`fast.tiled`); `core` forces tiles of that size."""
+        in tiles, with the whole picture's statistics (`fast.tiled`); `core` forces tiles of that size,
+        and `on_tile(done, total)` follows them (both passes)."""
         # full strength needs no blend with the photo's own statistics
         amount = None if strength >= 1 else torch.tensor([strength], device=self.placement.device)
         if core is None and budget is not None and min(content.shape[-2:]) > 2 * EDGE_MARGIN:
@@ -163,7 +164,7 @@ class FastStylizer:
         if core is not None:
             with torch.no_grad():
                 return transfer_tiled(self.transfer_network, content, vector.to(self.placement.device), amount, core,
-                                      self._input)
+                                      self._input, on_tile)
         padded, crop = frame(content)
         with torch.no_grad():
             out = self.transfer_network(self._input(padded), vector.to(self.placement.device), amount)
