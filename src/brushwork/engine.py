@@ -20,7 +20,7 @@ from .device import Placement
 from .features import VGG19Features
 from .lbfgs import LBFGSState, lbfgs_step
 from .losses import blend_grams, content_loss, gram_matrix, normalized_weights, style_loss, total_variation_loss
-from .memory import used_memory
+from .memory import memory_left
 from .options import DEFAULT_LEARNING_RATES, StyleOptions
 from .pipeline import PreparedInputs, RunProgress, content_detail, image_digest, resized
 from .planning import LevelPlan, RunPlan, layer_channels, tile_core_for_forward
@@ -68,7 +68,7 @@ def content_targets(network: VGG19Features, content: torch.Tensor, opts: StyleOp
     height, width = content.shape[-2:]
     halo, alignment = halo_for(opts.content_layers)
     dtype = torch.bfloat16 if compact else torch.float32
-    core = tile_core_for_forward(width, height, budget - used_memory(content.device), halo)
+    core = tile_core_for_forward(width, height, memory_left(budget, content.device), halo)
     if core is None:
         with torch.no_grad():
             return {k: v.to(dtype) for k, v in network(content, opts.content_layers).items()}
@@ -96,7 +96,7 @@ def style_grams(network: VGG19Features, style: Image.Image, level: Level, opts: 
         return cached
     tensor = imaging.to_tensor(imaging.resize(style, size), placement.device)
     halo, alignment = halo_for(opts.style_layers)
-    core = tile_core_for_forward(size[0], size[1], budget - used_memory(placement.device), halo)
+    core = tile_core_for_forward(size[0], size[1], memory_left(budget, placement.device), halo)
     if core is None:
         with torch.no_grad():
             grams = {k: gram_matrix(v) for k, v in network(tensor, opts.style_layers).items()}

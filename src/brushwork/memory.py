@@ -53,6 +53,25 @@ def format_size(size: float) -> str:
     return f"{size / 2**20:.0f} MB"
 
 
+def release_freed_memory() -> None:
+    """Hand the heap's freed pages back to the operating system (glibc `malloc_trim`), so that the
+    resident set, which budgets are measured against, drops after large temporaries are freed
+    (a painting read at 3000 px leaves ~170 MB of freed heap behind otherwise). No-op elsewhere."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+def memory_left(budget: int, device: torch.device) -> int:
+    """What `budget` leaves now, after the freed heap has gone back to the system."""
+    if device.type == "cpu":
+        release_freed_memory()
+    return budget - used_memory(device)
+
+
 def used_memory(device: torch.device) -> int:
     """What the process holds now on `device`: resident set on the CPU, allocated memory on CUDA."""
     if device.type == "cuda":

@@ -22,7 +22,7 @@ from ..device import Placement, cpu_has_fast_bf16
 from ..errors import InvalidInputError, MemoryBudgetError, WeightsError
 from ..features import place
 from ..files import atomic_write
-from ..memory import format_size, image_bytes, used_memory
+from ..memory import format_size, image_bytes, memory_left
 from ..options import StyleOptions
 from ..pipeline import image_digest
 from ..weights import VGGWeights
@@ -130,7 +130,7 @@ class FastStylizer:
         vector = None
         if budget is not None:
             network = self.style_network
-            available = budget - used_memory(self.placement.device)
+            available = memory_left(budget, self.placement.device)
             vector = style_vector_tiled(network.encoder, network.levels, tensor, available, self._input)
         if vector is None:
             with torch.no_grad():
@@ -174,7 +174,7 @@ class FastStylizer:
         """The tile core for a photo within `budget` (None: one pass, with its framed copy, fits)."""
         height, width = (side + 2 * EDGE_MARGIN + 8 for side in content.shape[-2:])
         halo, _ = transfer_halo(self.transfer_network)
-        available = budget - used_memory(self.placement.device) - image_bytes(width, height)   # (the output)
+        available = memory_left(budget, self.placement.device) - image_bytes(width, height)   # (the output)
         if pass_bytes(width * height) + image_bytes(width, height) <= available:     # (+ the framed copy)
             return None
         core = choose_core(width, height, available, halo)
