@@ -191,3 +191,4 @@ def optimize_tiled(network: VGG19Features, image: torch.Tensor, content_targets:
 
 __all__ = ["blended_style_targets", "content_targets", "initial", "loss_terms", "optimize", "optimize_tiled",
            "optimize_whole", "style_grams"]
+

@@ -69,7 +69,7 @@ def register(commands: Any) -> None:
     train.add_argument("--checkpoint-every", type=int, default=100, metavar="N", help="checkpoint every N steps [100]")
     train.add_argument("--keep-checkpoints", action="store_true",
                        help="also keep each checkpoint's decoder as checkpoint-STEP.pt, to choose between them on "
-                            "scores (benchmarks/score_decoders.py): the validation loss on a few crops is noisy")
+                            "scores (research/score_decoders.py): the validation loss on a few crops is noisy")
     train.add_argument("--ema", type=float, default=0.0, metavar="DECAY",
                        help="the decoders the run writes (best, kept, --export) hold an exponential moving average "
                             "of the weights with this decay per step, e.g. 0.995 (~200 steps), steadier than the "
