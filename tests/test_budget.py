@@ -89,7 +89,7 @@ def test_the_library_refuses_a_budget_before_the_first_step(stylizer, content_im
 def _forced_tiles(stylizer, monkeypatch, core: int) -> None:
     """Make every level of the plan tiled with `core` px cores: a budget that forces tiles needs a
     print-size image, too slow for the suite; the tiled optimizer is the same either way."""
-    original = type(stylizer)._plan
+    original = type(stylizer)._plan_for
 
     def plan(self, *args, **kwargs) -> RunPlan:
         made = original(self, *args, **kwargs)
@@ -97,7 +97,7 @@ def _forced_tiles(stylizer, monkeypatch, core: int) -> None:
                                  lv.history, lv.peak, lv.seconds) for lv in made.levels)
         return RunPlan(levels, made.budget, made.halo)
 
-    monkeypatch.setattr(type(stylizer), "_plan", plan)
+    monkeypatch.setattr(type(stylizer), "_plan_for", plan)
 
 
 @pytest.mark.slow
@@ -132,3 +132,28 @@ def test_a_callback_can_cancel_between_tiles(stylizer, monkeypatch):
         stylizer(make_content(160), make_style(96), size=160, scales=1, epochs=1, steps_per_epoch=4,
                  callback=cancel_on_the_second_tile)
     assert [p.tile[0] for p in seen] == [1, 2]                        # no step finished
+
+
+@pytest.mark.slow
+def test_tiles_leave_no_seams(stylizer, monkeypatch):
+    """The same run whole and in moving tiles gives the same picture, along tile boundaries too."""
+    options = dict(size=160, scales=1, epochs=1, steps_per_epoch=3, seed=0)
+    whole = np.asarray(stylizer(make_content(160), make_style(96), **options).image, dtype=np.float32)
+    _forced_tiles(stylizer, monkeypatch, 96)
+    tiled = np.asarray(stylizer(make_content(160), make_style(96), **options).image, dtype=np.float32)
+    difference = np.abs(tiled - whole).max(axis=2)
+    assert difference.mean() < 0.5 and difference.max() <= 4            # 8-bit levels
+    # no column or row (a cut falls on multiples of 16 px) differs more than the picture does at large
+    assert difference.mean(axis=0).max() < 1.5 and difference.mean(axis=1).max() < 1.5
+
+
+def test_a_cli_run_in_tiles_shows_them_and_writes_the_picture(stylizer, monkeypatch, capsys, image_files):
+    from brushwork.cli import main
+
+    _forced_tiles(stylizer, monkeypatch, 64)
+    out = image_files["dir"] / "tiled.png"
+    code = main(["stylize", str(image_files["content"]), str(image_files["style"]), "-o", str(out), "--size", "96",
+                 "--scales", "1", "--epochs", "1", "--steps-per-epoch", "2", "--max-memory", "8GB"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "tiles of 64 px (+80 px halo)" in err and out.exists()
