@@ -213,10 +213,9 @@ def _int8_networks(encoder: Encoder, decoder: Decoder, ranges: Ranges | None,
 #: (192-256 px crops), so fast mode reads the painting at 3/4 of the optimizer's size, and never
 #: below 320 px, even for smaller outputs. On the four benchmark pairs at 512 px, 3/4 beats 1/2
 #: (mean style distance 0.420 against 0.456, content 0.975 against 1.017: finer strokes, less
-#: mottling) for ~0.06 s more per new painting (int8); with the full size, run 3's decoder scored
-#: 7-13 % worse on style. The floor came with run 11 (GPU-trained, 256-px crops): read at 128-256
-#: px, paintings gave it style vectors unlike its training ones, and a 128-px result scored 0.80
-#: (style) where 320 px gives 0.53 (astronaut and the benchmark pairs; run 10 read at 128 px: 0.45).
+#: mottling) for ~0.06 s more per new painting (int8); at the full size style scored 7-13 % worse.
+#: The floor: read at 128-256 px, paintings give style vectors unlike the training ones, and a
+#: 128-px result scored 0.80 (style) where 320 px gives 0.53 (research/fast-mode-experiments.md).
 FAST_STYLE_SCALE = 0.75
 FAST_STYLE_MIN_SIDE = 320
 

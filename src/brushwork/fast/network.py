@@ -25,7 +25,7 @@ depends on the painting, not only its input.
 Coarse level (`Decoder(coarse=True)`): the decoder also reads the AdaIN'd relu5_1 features (1/16
 size) through a 3x3 and a zero-initialised 1x1 convolution, enlarged and added to the first
 layer's output. relu5_1 holds 35-63 % of the gap between fast mode's Gram distances and the
-optimizer's (research/fast-mode-runs.md, run 24), and a decoder reading only relu4_1 and shallower
+optimizer's (research/fast-mode-runs.md), and a decoder reading only relu4_1 and shallower
 never sees it. Its statistics go at the end of the style vector (N = 2944 with skips), so a
 trained decoder grafts onto a coarse one unchanged (`train-fast --coarse --init ...`).
 """
