@@ -148,7 +148,7 @@ def plan_level(level: Level, inputs: PlanInputs) -> LevelPlan:
     floors = range(min(wanted, MIN_HISTORY), 0, -1) if inputs.lbfgs else (0,)
     for floor in floors:
         for core in (None, *(c for c in TILE_CORES if c < max(width, height))):
-            window = _window_side(core, width, height, inputs.halo)
+            window = largest_window(core, width, height, inputs.halo)
             needed = fixed + GRAD_PASS.bytes(window) + content_target_bytes(width, height, inputs.content_layers,
                                                                              tiled=core is not None)
             if needed + floor * pair <= inputs.budget:
@@ -156,14 +156,14 @@ def plan_level(level: Level, inputs: PlanInputs) -> LevelPlan:
                 tiles = 1 if core is None else grid_count(height, width, core)
                 return LevelPlan(width, height, level.steps, core, tiles, int(history),
                                  int(needed + history * pair), _seconds(level, core, inputs))
-    smallest = fixed + GRAD_PASS.bytes(_window_side(TILE_CORES[-1], width, height, inputs.halo)) + \
+    smallest = fixed + GRAD_PASS.bytes(largest_window(TILE_CORES[-1], width, height, inputs.halo)) + \
         content_target_bytes(width, height, inputs.content_layers, tiled=True) + floors[-1] * pair
     raise MemoryBudgetError(
         f"max_memory: a budget of {format_size(inputs.budget)} cannot hold one tile of the "
         f"{width}x{height} level (that needs about {format_size(smallest)}); give more memory or a smaller size")
 
 
-def _window_side(core: int | None, width: int, height: int, halo: int) -> int:
+def largest_window(core: int | None, width: int, height: int, halo: int) -> int:
     """Pixels of the largest window one pass runs on."""
     if core is None:
         return width * height
@@ -192,7 +192,7 @@ def tile_core_for_forward(width: int, height: int, available: int, halo: int) ->
     if forward_fits(width * height, available):
         return None
     for core in TILE_CORES:
-        if core < max(width, height) and forward_fits(_window_side(core, width, height, halo), available):
+        if core < max(width, height) and forward_fits(largest_window(core, width, height, halo), available):
             return core
     return TILE_CORES[-1]
 

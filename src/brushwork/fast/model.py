@@ -19,16 +19,16 @@ from PIL import Image
 from .. import imaging
 from ..cache import LRUCache
 from ..device import Placement, cpu_has_fast_bf16
-from ..errors import InvalidInputError, MemoryBudgetError, WeightsError
+from ..errors import InvalidInputError, WeightsError
 from ..features import place
 from ..files import atomic_write
-from ..memory import format_size, image_bytes, memory_left
+from ..memory import memory_left
 from ..options import StyleOptions
 from ..pipeline import image_digest
 from ..weights import VGGWeights
 from .int8 import Int8Decoder, Int8Encoder, Ranges
 from .network import EDGE_MARGIN, Decoder, Encoder, StyleNetwork, TransferNetwork, decoder_shape, frame
-from .tiled import FAST_TILE_CORES, choose_core, pass_bytes, style_vector_tiled, transfer_halo, transfer_tiled
+from .tiled import fast_plan, style_vector_tiled, transfer_tiled
 
 DECODER_FILE = "decoder-fp16.pt"
 
@@ -171,19 +171,11 @@ class FastStylizer:
         return crop(out).cpu()
 
     def _tile_core(self, content: torch.Tensor, budget: int) -> int | None:
-        """The tile core for a photo within `budget` (None: one pass, with its framed copy, fits)."""
-        height, width = (side + 2 * EDGE_MARGIN + 8 for side in content.shape[-2:])
-        halo, _ = transfer_halo(self.transfer_network)
-        available = memory_left(budget, self.placement.device) - image_bytes(width, height)   # (the output)
-        if pass_bytes(width * height) + image_bytes(width, height) <= available:     # (+ the framed copy)
-            return None
-        core = choose_core(width, height, available, halo)
-        if core is None:       # one pass fits, but not beside the framed copy: the largest tiles
-            core = next((c for c in FAST_TILE_CORES if c < max(width, height)), None)
-        if core == 0:
-            raise MemoryBudgetError(f"max_memory: a budget of {format_size(budget)} cannot hold one tile of the "
-                                    f"{width}x{height} picture; give more memory or a smaller size")
-        return core
+        """The tile core for a photo within `budget` (None: one pass fits): `fast_plan`'s, made
+        with what the process holds now (`MemoryBudgetError` when not even one tile fits)."""
+        height, width = content.shape[-2:]
+        held = budget - memory_left(budget, self.placement.device)
+        return fast_plan(self, width, height, budget, held).levels[0].core
 
     def _input(self, image: torch.Tensor) -> torch.Tensor:
         image = image.to(self.placement.device)

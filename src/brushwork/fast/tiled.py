@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from ..memory import format_size, image_bytes
-from ..planning import LevelPlan, RunPlan
+from ..planning import LevelPlan, RunPlan, largest_window
 from ..tiling import Tile, halo_for, layer_stride, tile_grid
 from .network import COARSE_LEVEL, EDGE_MARGIN, EPS, TransferNetwork, adain_affine, split_vector, stats_vector
 
@@ -60,8 +60,7 @@ def choose_core(width: int, height: int, available: int, halo: int) -> int | Non
     if pass_bytes(width * height) <= available:
         return None
     for core in FAST_TILE_CORES:
-        window = min(height, core + 2 * halo + 16) * min(width, core + 2 * halo + 16)
-        if core < max(width, height) and pass_bytes(window) <= available:
+        if core < max(width, height) and pass_bytes(largest_window(core, width, height, halo)) <= available:
             return core
     return 0
 
@@ -100,8 +99,8 @@ def fast_plan(model: object, width: int, height: int, budget: int, baseline: int
         level = LevelPlan(width, height, 1, None, 1, 0, whole)
     else:
         tiles = len(tile_grid(framed_h, framed_w, core, halo, halo_for(network.decoder.levels)[1]))
-        window = min(framed_h, core + 2 * halo + 16) * min(framed_w, core + 2 * halo + 16)
-        level = LevelPlan(width, height, 1, core, tiles, 0, fixed + pass_bytes(window))
+        level = LevelPlan(width, height, 1, core, tiles, 0,
+                          fixed + pass_bytes(largest_window(core, framed_w, framed_h, halo)))
     return RunPlan((level,), budget, halo)
 
 
