@@ -53,3 +53,32 @@ def test_blow_up_is_undone_and_retried_shorter():
     assert torch.allclose(x.detach(), accepted + BACKTRACK * step)
     lbfgs_step(x, float("nan"), torch.ones(4), state)  # NaN counts as a blow-up too
     assert state.rejected == 2 and torch.isfinite(x).all()
+
+
+_PEAK_SCRIPT = """
+import resource, sys, torch
+from brushwork.lbfgs import LBFGSState, lbfgs_step
+n, history = 16 * 2**20, int(sys.argv[1])          # 64 MB vectors: the allocator's slack is noise
+target, pixels = torch.rand(n), torch.zeros(n)
+state, start = LBFGSState(history), None
+for _ in range(history + 3):                       # past a full history: pairs are replaced
+    gradient = torch.sub(pixels, target).mul_(2.0)
+    start = start or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    lbfgs_step(pixels, float(gradient @ gradient), gradient, state)
+    del gradient
+print(len(state.pairs), (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - start) * 1024 / (4 * n))
+"""
+
+
+def test_a_step_makes_no_vector_beyond_its_state_and_pairs():
+    """What `planning.LEVEL_BUFFERS` counts: besides the pixels and their gradient, the pairs and
+    three vectors (point, last gradient, step), at every step, a full history included."""
+    import subprocess
+    import sys
+
+    for history in (1, 3):
+        done = subprocess.run([sys.executable, "-c", _PEAK_SCRIPT, str(history)], capture_output=True, text=True,
+                              check=True)
+        pairs, extra = done.stdout.split()
+        assert int(pairs) == history
+        assert float(extra) < 2 * history + 3 + 0.5, f"history {history}: {extra} vectors over pixels and gradient"

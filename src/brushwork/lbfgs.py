@@ -49,9 +49,11 @@ def lbfgs_step(pixels: torch.Tensor, loss: float, gradient: torch.Tensor, state:
                lr: float = 1.0) -> None:
     """Move `pixels` (in place) from the point where `loss` and `gradient` were just evaluated.
 
-    Memory: besides the pairs, the state holds three vectors (point, gradient, step), updated in
-    place, and a step needs one temporary (the direction, which becomes the step): at print sizes
-    each vector is 150 MB, so no copy is made that is not needed."""
+    Memory: at print sizes each vector is 150 MB, so no vector is made that is not kept. Besides
+    the pairs, the state holds three vectors (point, gradient, step) between steps; a new pair is
+    made in the step's and the last gradient's buffers, and the pair it replaces gives its buffers
+    to the new gradient and direction. A step's peak is the pairs and three vectors more than
+    `pixels` and `gradient` (`planning.LEVEL_BUFFERS` counts them)."""
     x = pixels.detach().reshape(-1).float()
     g = gradient.detach().reshape(-1).float()
     if state.point is not None and state.step is not None and not loss <= GROWTH_LIMIT * state.loss:
@@ -59,27 +61,32 @@ def lbfgs_step(pixels: torch.Tensor, loss: float, gradient: torch.Tensor, state:
         state.step.mul_(BACKTRACK)
         _move_to(pixels, state.point, state.step)
         return
-    if state.point is not None and state.gradient is not None:
-        s, y = x - state.point, g - state.gradient
+    spare: list[torch.Tensor] = []         # buffers free for this step's new vectors
+    if state.point is not None and state.gradient is not None and state.step is not None:
+        s = torch.sub(x, state.point, out=state.step)      # the move made, in the step's buffer
+        y = state.gradient.neg_().add_(g)                   # the gradient's change, in the last gradient's
+        state.step = state.gradient = None
         ys = float(y @ s)
         if ys > CURVATURE_EPS:
             if len(state.pairs) == state.history:
-                state.pairs.pop(0)
+                spare.extend(state.pairs.pop(0)[:2])
             state.pairs.append((s, y, 1.0 / ys))
             state.h_diag = ys / float(y @ y)
+        else:
+            spare.extend((s, y))
         del s, y
-    direction = two_loop(g, state.pairs, state.h_diag)
+    direction = two_loop(g, state.pairs, state.h_diag, out=spare.pop() if spare else None)
     if not state.pairs:
-        length = FIRST_STEP / float(g.abs().max().clamp_min(1e-12))
+        length = FIRST_STEP / float(_largest(g).clamp_min(1e-12))
     else:
-        length = min(lr, MAX_STEP / float(direction.abs().max().clamp_min(1e-12)))
-    if state.point is None or state.gradient is None:
-        state.point, state.gradient = x.clone(), g.clone()
+        length = min(lr, MAX_STEP / float(_largest(direction).clamp_min(1e-12)))
+    if state.point is None:
+        state.point = x.clone()
     else:
         state.point.copy_(x)
-        state.gradient.copy_(g)
+    state.gradient = spare.pop().copy_(g) if spare else g.clone()
+    del spare
     state.loss = loss
-    state.step = None                   # (frees the last step before the new one is made)
     if float(g @ direction) >= 0:  # not a descent direction (flat or converged): stay put
         state.step = direction.zero_()
         return
@@ -87,9 +94,15 @@ def lbfgs_step(pixels: torch.Tensor, loss: float, gradient: torch.Tensor, state:
     _move_to(pixels, state.point, state.step)
 
 
-def two_loop(g: torch.Tensor, pairs: list[tuple[torch.Tensor, torch.Tensor, float]], h_diag: float) -> torch.Tensor:
-    """-H g, with H the L-BFGS inverse-Hessian estimate from `pairs` (oldest first)."""
-    q = -g.clone()
+def _largest(vector: torch.Tensor) -> torch.Tensor:
+    """max |v|, without an |v| copy of the vector."""
+    return torch.linalg.vector_norm(vector, float("inf"))
+
+
+def two_loop(g: torch.Tensor, pairs: list[tuple[torch.Tensor, torch.Tensor, float]], h_diag: float,
+             out: torch.Tensor | None = None) -> torch.Tensor:
+    """-H g, with H the L-BFGS inverse-Hessian estimate from `pairs` (oldest first); in `out` if given."""
+    q = torch.neg(g, out=out) if out is not None else g.neg()
     alphas = []
     for s, y, rho in reversed(pairs):
         alpha = rho * float(s @ q)

@@ -27,9 +27,9 @@ TILE_CORES = (2048, 1536, 1024, 768, 512, 384, 256, 192, 128, 96, 64)
 #: L-BFGS pairs a level keeps at least (where it has that many steps), before tiles are made smaller.
 MIN_HISTORY = 5
 #: Image-sized fp32 buffers a level holds besides its L-BFGS pairs and its content image: the image
-#: and its gradient, the optimizer's last point and last gradient, the new step (the search
-#: direction), and one temporary (a new curvature pair is made before the oldest is dropped; a
-#: total-variation difference).
+#: and its gradient, the optimizer's last point, last gradient and step (`lbfgs.lbfgs_step` makes
+#: no other vector: tests/test_lbfgs.py measures it), and one for what the allocator keeps back
+#: from freed tile passes (a 4096x3072 run peaked that much over five).
 LEVEL_BUFFERS = 6
 #: A forward pass alone costs about this share of a forward and backward pass (measured on the CPU).
 FORWARD_TIME_SHARE = 0.35
