@@ -170,7 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_plugin_commands(commands: Any) -> None:
     """Commands that live with optional parts (server, fast mode) register themselves here."""
-    for module_name in ("brushwork.server.cli", "brushwork.distributed.cli", "brushwork.fast.cli"):
+    for module_name in ("brushwork.server.cli", "brushwork.distributed.cli", "brushwork.fast.cli", "brushwork.video.cli"):
         try:
             module = __import__(module_name, fromlist=["register"])
         except ImportError:

@@ -19,10 +19,11 @@ from .cache import LRUCache
 from .device import Placement
 from .features import VGG19Features
 from .lbfgs import LBFGSState, lbfgs_step
-from .losses import blend_grams, content_loss, gram_matrix, normalized_weights, style_loss, total_variation_loss
+from .losses import (blend_grams, content_loss, gram_matrix, normalized_weights, style_loss, temporal_loss,
+                     temporal_loss_and_gradient, total_variation_loss)
 from .memory import memory_left
 from .options import DEFAULT_LEARNING_RATES, StyleOptions
-from .pipeline import PreparedInputs, RunProgress, content_detail, image_digest, resized
+from .pipeline import PreparedInputs, RunProgress, TemporalTarget, content_detail, image_digest, resized
 from .planning import LevelPlan, RunPlan, layer_channels, tile_core_for_forward
 from .schedule import Level
 from .tiling import (LossWeights, TiledLoss, halo_for, random_offset, tile_grid, tiled_feature_maps,
@@ -49,11 +50,12 @@ def optimize(network: VGG19Features, inputs: PreparedInputs, levels: list[Level]
         image = initial(image, content_here, inputs.init, opts, level, generator)
         del content_here
         report: Report = lambda terms, img, i=index: run.report(i, terms, img)  # noqa: E731
+        temporal = inputs.temporal.at(level.width, level.height) if inputs.temporal is not None else None
         if level_plan.tiled:
             image = optimize_tiled(network, image, targets, style_targets, opts, level_plan, report,
-                                   lambda done, total, i=index: run.tile(i, done, total), generator)
+                                   lambda done, total, i=index: run.tile(i, done, total), generator, temporal)
         else:
-            image = optimize_whole(network, image, targets, style_targets, opts, level_plan, report)
+            image = optimize_whole(network, image, targets, style_targets, opts, level_plan, report, temporal)
         del targets
     assert image is not None
     return image
@@ -124,22 +126,28 @@ def initial(previous: torch.Tensor | None, content: torch.Tensor, init: torch.Te
 
 
 def loss_terms(network: VGG19Features, image: torch.Tensor, content_targets: Grams,
-               style_targets: Grams, opts: StyleOptions, layer_weights: dict[str, float]) -> dict[str, torch.Tensor]:
-    """The loss of the whole image in one pass: {content, style, tv, total} (tensors, for autograd)."""
+               style_targets: Grams, opts: StyleOptions, layer_weights: dict[str, float],
+               temporal: TemporalTarget | None = None) -> dict[str, torch.Tensor]:
+    """The loss of the whole image in one pass: {content, style, tv, total} and, for a video frame,
+    temporal (tensors, for autograd)."""
     found = network(image, {*opts.content_layers, *opts.style_layers})
     content = sum(content_loss(found[name], content_targets[name]) for name in opts.content_layers)
     content = content / len(opts.content_layers)
     style = style_loss({name: gram_matrix(found[name]) for name in opts.style_layers}, style_targets, layer_weights)
     tv = total_variation_loss(image)
     total = opts.content_weight * content + opts.style_weight * style + opts.tv_weight * tv
-    return {"content": content, "style": style, "tv": tv, "total": total}
+    if temporal is None:
+        return {"content": content, "style": style, "tv": tv, "total": total}
+    pull = temporal_loss(image, temporal.target, temporal.weights)
+    return {"content": content, "style": style, "tv": tv, "temporal": pull, "total": total + temporal.weight * pull}
 
 
 _loss_terms = loss_terms  # the name tests and benchmarks used before
 
 
 def optimize_whole(network: VGG19Features, image: torch.Tensor, content_targets: Grams, style_targets: Grams,
-                   opts: StyleOptions, level: LevelPlan, report: Report) -> torch.Tensor:
+                   opts: StyleOptions, level: LevelPlan, report: Report,
+                   temporal: TemporalTarget | None = None) -> torch.Tensor:
     """`level.steps` optimizer steps on the pixels, one loss evaluation (forward + backward) each."""
     image = image.detach().clone().requires_grad_(True)
     rate = opts.learning_rate or DEFAULT_LEARNING_RATES[opts.optimizer]
@@ -148,7 +156,7 @@ def optimize_whole(network: VGG19Features, image: torch.Tensor, content_targets:
     layer_weights = normalized_weights(opts.style_layers, opts.style_layer_weights)
     for _ in range(level.steps):
         image.grad = None
-        terms = loss_terms(network, image, content_targets, style_targets, opts, layer_weights)
+        terms = loss_terms(network, image, content_targets, style_targets, opts, layer_weights, temporal)
         terms["total"].backward()
         assert image.grad is not None
         if adam is not None:
@@ -163,8 +171,10 @@ def optimize_whole(network: VGG19Features, image: torch.Tensor, content_targets:
 
 def optimize_tiled(network: VGG19Features, image: torch.Tensor, content_targets: Grams, style_targets: Grams,
                    opts: StyleOptions, level: LevelPlan, report: Report,
-                   on_tile: Callable[[int, int], None], generator: torch.Generator) -> torch.Tensor:
-    """As `optimize_whole`, each loss evaluation in tiles on a grid moved at random every step."""
+                   on_tile: Callable[[int, int], None], generator: torch.Generator,
+                   temporal: TemporalTarget | None = None) -> torch.Tensor:
+    """As `optimize_whole`, each loss evaluation in tiles on a grid moved at random every step (the
+    per-pixel temporal term, where there is one, for the whole image at once)."""
     assert level.core is not None
     image = image.detach()
     rate = opts.learning_rate or DEFAULT_LEARNING_RATES[opts.optimizer]
@@ -176,6 +186,11 @@ def optimize_tiled(network: VGG19Features, image: torch.Tensor, content_targets:
     for _ in range(level.steps):
         tiles = tile_grid(height, width, level.core, halo, alignment, random_offset(level.core, alignment, generator))
         terms, gradient = loss(image, tiles, on_tile)
+        if temporal is not None:
+            pull, pull_gradient = temporal_loss_and_gradient(image, temporal.target, temporal.weights)
+            gradient.add_(pull_gradient, alpha=temporal.weight)
+            del pull_gradient
+            terms = {**terms, "temporal": pull, "total": terms["total"] + temporal.weight * pull}
         if adam is not None:
             image.grad = gradient
             adam.step()

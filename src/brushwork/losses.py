@@ -52,6 +52,23 @@ def total_variation_loss(image: torch.Tensor) -> torch.Tensor:
     return dx.pow(2).mean() + dy.pow(2).mean()
 
 
+def temporal_loss(image: torch.Tensor, target: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Ruder et al. 2016's temporal term: the mean squared difference from `target` (the previous
+    frame's result warped onto this one), weighted per pixel by `weights` (1, 1, H, W): 0 where flow
+    says the pixel was occluded, 1 where it can be trusted. (B, 3, H, W) -> ()."""
+    return (weights * (image.float() - target.float()).pow(2)).sum() / image.numel()
+
+
+def temporal_loss_and_gradient(image: torch.Tensor, target: torch.Tensor, weights: torch.Tensor
+                               ) -> tuple[float, torch.Tensor]:
+    """`temporal_loss` and its gradient with respect to `image`, without autograd: the term is per
+    pixel, so a level evaluated in tiles adds it once for the whole image."""
+    difference = image.detach().float() - target.float()
+    weighted = difference.mul(weights)
+    value = float((weighted * difference).sum()) / image.numel()
+    return value, weighted.mul_(2.0 / image.numel())
+
+
 def blend_grams(grams: Sequence[Mapping[str, torch.Tensor]], weights: Sequence[float]) -> dict[str, torch.Tensor]:
     """Weighted mean of several style images' Gram matrices, layer by layer (one blended style)."""
     total = float(sum(weights))

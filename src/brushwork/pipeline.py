@@ -50,6 +50,26 @@ class PreparedInputs:
     blend: list[float]
     alpha: Image.Image | None
     init: torch.Tensor | None
+    temporal: "TemporalTarget | None" = None
+
+
+@dataclass(frozen=True)
+class TemporalTarget:
+    """A video frame's pull towards the previous frame's result (Ruder et al. 2016): `target`
+    (1, 3, H, W) in [0, 1], that result warped onto this frame by optical flow; `weights`
+    (1, 1, H, W) in [0, 1], 0 where flow marks the pixel occluded; `weight`, the term's weight."""
+
+    target: torch.Tensor
+    weights: torch.Tensor
+    weight: float
+
+    def at(self, width: int, height: int) -> "TemporalTarget":
+        """The same pull at a level's size."""
+        if tuple(self.target.shape[-2:]) == (height, width):
+            return self
+        size = (height, width)
+        return TemporalTarget(F.interpolate(self.target, size=size, mode="area"),
+                              F.interpolate(self.weights, size=size, mode="area"), self.weight)
 
 
 def as_list(style: ImageInput | Sequence[ImageInput]) -> list[ImageInput]:

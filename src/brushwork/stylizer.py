@@ -27,7 +27,8 @@ from .features import LAYER_NAMES, VGG19Features, build_features
 from .imaging import ImageInput
 from .memory import default_budget, format_size, image_bytes, used_memory
 from .options import StyleOptions, make_options
-from .pipeline import PreparedInputs, RunProgress, StyleResult, as_list, check_call, check_output_size, finish, prepare
+from .pipeline import (PreparedInputs, RunProgress, StyleResult, TemporalTarget, as_list, check_call, check_output_size,
+                       finish, prepare)
 from .planning import PlanInputs, RunPlan, plan_run
 from .schedule import plan_levels
 from .tiling import halo_for
@@ -63,10 +64,14 @@ class Stylizer:
     # -- public ----------------------------------------------------------------------------------
     def __call__(self, content: ImageInput, style: ImageInput | Sequence[ImageInput],
                  options: StyleOptions | None = None, *, callback: Callback | None = None,
-                 init_image: ImageInput | None = None, **overrides: Any) -> StyleResult:
-        """Stylize `content` in the style of `style` (one image or several, blended)."""
+                 init_image: ImageInput | None = None, temporal: TemporalTarget | None = None,
+                 **overrides: Any) -> StyleResult:
+        """Stylize `content` in the style of `style` (one image or several, blended). `temporal`: a
+        video frame's pull towards the previous frame's result (`brushwork.video` makes it)."""
         # 1. check inputs
         opts = make_options(options, **overrides) if overrides or options is None else options
+        if temporal is not None and (opts.backend != "torch" or opts.mode != "optimize"):
+            raise InvalidInputError("a temporal term is for the torch optimizer (fast mode blends frames instead)")
         if opts.backend == "tensorflow":  # same options, same result record: the Keras engine runs it
             return self._tensorflow().stylize(content, style, opts, callback=callback, init_image=init_image)
         styles = as_list(style)
@@ -83,6 +88,10 @@ class Stylizer:
         try:
             # 2. prepare images
             inputs = prepare(content, styles, opts, init_image)
+            if temporal is not None:
+                if tuple(temporal.target.shape[-2:]) != tuple(inputs.content.shape[-2:]):
+                    raise InvalidInputError("the temporal target's size differs from the output's")
+                inputs = replace(inputs, temporal=temporal)
             if fast:
                 return self._fast_call(fast_model, inputs, opts, started, callback, budget)
             if opts.init == "fast":
@@ -172,7 +181,8 @@ class Stylizer:
     def _plan(self, network: VGG19Features, inputs: PreparedInputs, opts: StyleOptions, placement: Placement,
               budget: int, baseline: int) -> RunPlan:
         height, width = inputs.content.shape[-2:]
-        resident = _resident_bytes(width, height, opts, len(inputs.styles), inputs.init is not None)
+        resident = _resident_bytes(width, height, opts, len(inputs.styles), inputs.init is not None,
+                                   inputs.temporal is not None)
         return self._plan_for(network, width, height, opts, placement, budget, baseline, resident)
 
     def _plan_for(self, network: VGG19Features, width: int, height: int, opts: StyleOptions, placement: Placement,
@@ -298,13 +308,15 @@ class Stylizer:
             return self._networks[key]
 
 
-def _resident_bytes(width: int, height: int, opts: StyleOptions, styles: int, init: bool) -> int:
+def _resident_bytes(width: int, height: int, opts: StyleOptions, styles: int, init: bool,
+                    temporal: bool = False) -> int:
     """Full-size buffers a run keeps from start to end: the content (and its colours with luminance
-    transfer, and an init picture) as fp32 tensors, and the decoded images (8 bits per channel)."""
-    tensors = 1 + (opts.preserve_colour == "luminance") + init
+    transfer, an init picture, a video frame's temporal target and weights) as fp32 tensors, and the
+    decoded images (8 bits per channel)."""
+    tensors = 1 + (opts.preserve_colour == "luminance") + init + (4 / 3 if temporal else 0)
     style_side = max(16, round(max(width, height) * opts.style_scale))
     style_pixels = styles * style_side * style_side
-    return tensors * image_bytes(width, height) + 3 * (width * height + style_pixels)
+    return int(tensors * image_bytes(width, height)) + 3 * (width * height + style_pixels)
 
 
 def _is_out_of_memory(error: BaseException) -> bool:
