@@ -44,6 +44,12 @@ class JobRequest:
     styles: tuple[bytes, ...]            # encoded style image(s)
     options: dict[str, Any]              # StyleOptions fields (validated before submit)
     init_image: bytes | None = None
+    video: dict[str, Any] | None = None  # VideoOptions fields: a video job, whose `content` is the clip
+    frames: int = 0                      # a video job's frames (from the clip's header, before it runs)
+
+    @property
+    def kind(self) -> str:
+        return "video" if self.video is not None else "image"
 
 
 @dataclass(frozen=True)
@@ -63,6 +69,7 @@ class JobStatus:
     worker: str | None = None            # which worker ran it (thread name or Celery hostname)
     tile: tuple[int, int] | None = None  # (done, total) tiles of the step under way on a tiled level
     plan: dict[str, Any] | None = None   # the run's plan (`RunPlan.as_dict()`) once it has started
+    kind: str = "image"                  # "video": step and total count frames, the result is an MP4
 
     def advanced(self, **changes: Any) -> "JobStatus":
         return replace(self, **changes)
@@ -90,7 +97,8 @@ class JobQueue(Protocol):
         ...
 
     def result(self, job_id: str) -> bytes:
-        """The finished image as PNG bytes; raises `JobNotFound`, or `JobNotReady` if not done."""
+        """The finished image as PNG bytes (a video job's: MP4); raises `JobNotFound`, or
+        `JobNotReady` if not done."""
         ...
 
     def cancel(self, job_id: str) -> JobStatus:

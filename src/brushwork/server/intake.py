@@ -48,6 +48,43 @@ def build_job(content: bytes, styles: list[bytes], options: dict[str, Any], sett
     return JobRequest(content=content, styles=tuple(styles), options=data, init_image=init_image)
 
 
+def build_video_job(clip: bytes, styles: list[bytes], options: dict[str, Any], video: dict[str, Any],
+                    settings: ServerSettings, *, previews: bool = True) -> JobRequest:
+    """A video job, checked from the clip's header against the server's limits (duration, frames,
+    pixels, output size), the paintings and the options, before it is queued."""
+    from ..video.jobs import probe_bytes            # the video extra loads only for video jobs
+    from ..video.options import make_video_options
+
+    if not clip:
+        raise InvalidInputError("video: the clip is empty")
+    if not styles:
+        raise InvalidInputError("style_img: at least one style image is needed")
+    opts = make_options(**options)
+    video_opts = make_video_options(**video)
+    _check_steps(opts, settings)
+    for number, style in enumerate(styles, start=1):
+        _check_image("style_img" if len(styles) == 1 else f"style_img[{number}]", style, settings)
+    try:
+        info = probe_bytes(clip, video)
+    except InvalidInputError as error:
+        raise InvalidInputError(f"video: {error}") from None
+    if info.seconds > settings.max_video_seconds:
+        raise LimitExceeded(f"video: the clip runs {info.seconds:.1f} s, more than this server's limit of "
+                            f"{settings.max_video_seconds:g} s (max_video_seconds); trim it with start and end")
+    if info.frames > settings.max_video_frames:
+        raise LimitExceeded(f"video: {info.frames} frames, more than this server's limit of "
+                            f"{settings.max_video_frames} (max_video_frames)")
+    if info.width * info.height > settings.max_pixels:
+        raise ImageTooLargeError(f"video: frames of {info.width}x{info.height}, more than this server's limit of "
+                                 f"{settings.max_pixels} pixels (max_pixels)")
+    _check_output_size(opts, info.width, info.height, settings)
+    if settings.max_memory is not None and (opts.max_memory is None or opts.max_memory > settings.max_memory):
+        opts = opts.replace(max_memory=settings.max_memory)
+    data = opts.model_dump(mode="json", exclude={"device", "preview_every"}, exclude_defaults=True)
+    return JobRequest(content=clip, styles=tuple(styles), options=data,
+                      video=video_opts.model_dump(mode="json", exclude_defaults=True), frames=max(1, info.frames))
+
+
 def _check_steps(opts: StyleOptions, settings: ServerSettings) -> None:
     if opts.total_steps > settings.max_steps:
         raise LimitExceeded(f"epochs x steps_per_epoch = {opts.epochs} x {opts.steps_per_epoch} = "

@@ -27,6 +27,11 @@ log = logging.getLogger("brushwork.server")
 
 #: What runs a job: `Stylizer.__call__`'s shape (content, styles, options, callback=, init_image=).
 StylizeFn = Callable[..., Any]
+#: What runs a video job: (request, on_frame(FrameProgress), on_step(Progress)) -> MP4 bytes
+#: (`brushwork.video.jobs.run_video_job`); on_step is called within frames, so a cancel is quick.
+VideoFn = Callable[[JobRequest, Callable[[Any], None], Callable[[Any], None]], bytes]
+#: Previews per video job for the event stream (one every total / this frames).
+VIDEO_PREVIEWS = 25
 
 
 @dataclass
@@ -48,8 +53,10 @@ class LocalQueue:
 
     def __init__(self, stylize: StylizeFn, *, workers: int = 1, queue_size: int = 8,
                  result_ttl: float = 900.0, result_max_count: int = 64,
-                 max_seconds: float | None = None, clock: Callable[[], float] = time.time) -> None:
+                 max_seconds: float | None = None, clock: Callable[[], float] = time.time,
+                 video: VideoFn | None = None) -> None:
         self._stylize = stylize
+        self._video = video
         self.workers, self.queue_size = workers, queue_size
         self.result_ttl, self.result_max_count, self.max_seconds = result_ttl, result_max_count, max_seconds
         self._clock = clock
@@ -75,9 +82,9 @@ class LocalQueue:
                 raise QueueFull(f"the job queue is full ({running} running, {queued} waiting); "
                                 f"try again later", retry_after=self._retry_after(queued))
             job_id = uuid.uuid4().hex
-            total = make_options(**request.options).total_steps
+            total = request.frames if request.video is not None else make_options(**request.options).total_steps
             job = _Job(request=request, status=JobStatus(id=job_id, state=JobState.QUEUED, total=total,
-                                                         created=self._clock()))
+                                                         created=self._clock(), kind=request.kind))
             self._jobs[job_id] = job
             self._pending.append(job_id)
             self._cond.notify_all()
@@ -231,6 +238,8 @@ class LocalQueue:
     def _run(self, job: _Job, started: float) -> bytes:
         request = job.request
         assert request is not None
+        if request.video is not None:
+            return self._run_video(job, request, started)
         options = make_options(**request.options)
 
         def on_progress(progress: Progress) -> None:
@@ -251,3 +260,26 @@ class LocalQueue:
         result = self._stylize(request.content, list(request.styles), options, callback=on_progress,
                                init_image=request.init_image)
         return encode_png(result.image)
+
+    def _run_video(self, job: _Job, request: JobRequest, started: float) -> bytes:
+        """A video job: progress per frame, a preview every few frames, the MP4 as the result."""
+        if self._video is None:
+            raise BrushworkError("this server runs no video jobs (the video extra is not installed)")
+        every = max(1, request.frames // VIDEO_PREVIEWS)
+
+        def on_frame(progress: Any) -> None:
+            if self.max_seconds is not None and time.monotonic() - started > self.max_seconds:
+                job.timed_out = True
+                job.token.cancel()
+            job.token.check()
+            show = progress.preview is not None and (progress.frame % every == 0 or progress.frame == 1)
+            preview = encode_jpeg_preview(progress.preview) if show else None
+            with self._cond:
+                job.status = job.status.advanced(step=progress.frame, total=progress.total, elapsed=progress.elapsed,
+                                                 eta=progress.eta)
+                if preview is not None:
+                    job.preview, job.preview_version = preview, job.preview_version + 1
+                job.version += 1
+                self._cond.notify_all()
+
+        return self._video(request, on_frame, job.token.check)

@@ -25,6 +25,21 @@ def make_queue(settings: "ServerSettings", stylizer_factory: Callable[[], Any]) 
                            result_ttl=int(settings.result_ttl), time_limit=int(settings.max_seconds))
     from .local_queue import LocalQueue
 
-    return LocalQueue(stylizer_factory(), workers=settings.workers, queue_size=settings.queue_size,
+    stylizer = stylizer_factory()
+    return LocalQueue(stylizer, workers=settings.workers, queue_size=settings.queue_size,
                       result_ttl=settings.result_ttl, result_max_count=settings.result_max_count,
-                      max_seconds=settings.max_seconds)
+                      max_seconds=settings.max_seconds, video=_video_runner(stylizer))
+
+
+def _video_runner(stylizer: Any) -> Any:
+    """Video jobs on `stylizer`, where the video extra is installed (else None: they are refused)."""
+    try:
+        import av  # noqa: F401
+        import cv2  # noqa: F401
+    except ImportError:
+        return None
+    from functools import partial
+
+    from ..video.jobs import run_video_job
+
+    return partial(run_video_job, stylizer)

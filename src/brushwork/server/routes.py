@@ -20,15 +20,19 @@ from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
 from .. import __version__
-from ..errors import Cancelled, ImageDecodeError, JobNotFound
+from ..errors import Cancelled, ImageDecodeError, InvalidInputError, JobNotFound
 from ..jobs import JobEvent, JobQueue, JobRequest, JobState, JobStatus
 from ..options import StyleOptions
 from .errors import Unauthorized, job_error
-from .intake import build_job, decode_field
+from .intake import build_job, build_video_job, decode_field
 from ..jobs import INTERNAL_ERROR
 from .schemas import (OPTION_FIELDS, ErrorBody, Health, JobInfo, ServerConfig, StyleFields, StylizeRequest,
                       StylizeResponse, Version, given_options)
 from .settings import ServerSettings
+from ..video.options import VideoOptions
+
+#: Form fields of a video job (besides the style options): `VideoOptions`'.
+VIDEO_FIELDS = tuple(VideoOptions.model_fields)
 
 POLL_SECONDS = 1.0          # how often a waiting request checks that its client is still there
 KEEPALIVE_SECONDS = 15.0    # an SSE comment at least this often, so proxies keep the stream open
@@ -108,15 +112,20 @@ _MULTIPART_SCHEMA = {
     "properties": {
         "content_img": {"type": "string", "format": "binary", "description": "content image file"},
         "style_img": {"type": "string", "format": "binary", "description": "style image file"},
+        "video": {"type": "string", "format": "binary",
+                  "description": "a clip to paint instead of content_img (any format FFmpeg reads); the result "
+                                 "is an MP4, progress counts frames"},
         **{name: {"type": "string", "description": "a StyleOptions value (JSON for lists)"}
            for name in ("size", "epochs", "steps_per_epoch", "style_weight", "preserve_colour")},
+        **{name: {"type": "string", "description": "a VideoOptions value (video jobs)"}
+           for name in VIDEO_FIELDS},
     },
 }
 
 
 @api.post("/jobs", status_code=202, response_model=JobInfo, tags=["jobs"],
           responses=_errors(400, 413, 422, 503),
-          summary="Queue a job (JSON as for /stylize, or multipart with image files)",
+          summary="Queue a job (JSON as for /stylize, or multipart with image files or a video)",
           openapi_extra={"requestBody": {"required": True, "content": {
               "application/json": {"schema": {"$ref": "#/components/schemas/StylizeRequest"}},
               "multipart/form-data": {"schema": _MULTIPART_SCHEMA}}}})
@@ -141,11 +150,13 @@ async def _job_from_form(request: Request, settings: ServerSettings) -> JobReque
     images: dict[str, list[bytes]] = {}
     values: dict[str, Any] = {}
     for key, value in form.multi_items():
-        if key in ("content_img", "style_img", "init_img"):
+        if key in ("content_img", "style_img", "init_img", "video"):
             data = await value.read() if isinstance(value, UploadFile) else decode_field(key, value)
             images.setdefault(key, []).append(data)
         else:
             values[key] = _form_value(value) if isinstance(value, str) else value
+    if "video" in images:
+        return await _video_job_from_form(images, values, settings)
     missing = [name for name in ("content_img", "style_img") if name not in images]
     if missing:
         raise RequestValidationError([{"loc": (name,), "msg": "Field required", "type": "missing"}
@@ -159,6 +170,21 @@ async def _job_from_form(request: Request, settings: ServerSettings) -> JobReque
     init = images.get("init_img", [None])[0]
     return await anyio.to_thread.run_sync(
         lambda: build_job(images["content_img"][0], images["style_img"], options, settings, init, previews=True))
+
+
+async def _video_job_from_form(files: dict[str, list[bytes]], values: dict[str, Any],
+                               settings: ServerSettings) -> JobRequest:
+    if "style_img" not in files:
+        raise RequestValidationError([{"loc": ("style_img",), "msg": "Field required", "type": "missing"}])
+    if len(files["video"]) != 1 or "content_img" in files or "init_img" in files:
+        raise InvalidInputError("video: send one clip, and no content_img or init_img with it")
+    video = {name: values.pop(name) for name in VIDEO_FIELDS if name in values}
+    try:
+        options = given_options(StyleFields.model_validate(values))
+    except ValidationError as error:
+        raise RequestValidationError(error.errors()) from None
+    return await anyio.to_thread.run_sync(
+        lambda: build_video_job(files["video"][0], files["style_img"], options, video, settings))
 
 
 def _form_value(text: str) -> Any:
@@ -176,12 +202,14 @@ async def job_status(job_id: str, queue: Queue) -> JobInfo:
 
 
 @api.get("/jobs/{job_id}/result", tags=["jobs"], responses={**_errors(404, 409), 200: {
-    "content": {"image/png": {}}, "description": "the stylized image"}},
-    response_class=Response, summary="The finished image (PNG)")
+    "content": {"image/png": {}, "video/mp4": {}}, "description": "the stylized image (a video job's: MP4)"}},
+    response_class=Response, summary="The finished image (PNG) or clip (MP4)")
 async def job_result(job_id: str, queue: Queue) -> Response:
-    png = await anyio.to_thread.run_sync(queue.result, job_id)
-    return Response(png, media_type="image/png",
-                    headers={"Content-Disposition": f'inline; filename="brushwork-{job_id[:8]}.png"'})
+    data = await anyio.to_thread.run_sync(queue.result, job_id)
+    status = await anyio.to_thread.run_sync(queue.status, job_id)
+    media, suffix = ("video/mp4", "mp4") if status.kind == "video" else ("image/png", "png")
+    return Response(data, media_type=media,
+                    headers={"Content-Disposition": f'inline; filename="brushwork-{job_id[:8]}.{suffix}"'})
 
 
 @api.delete("/jobs/{job_id}", response_model=JobInfo, tags=["jobs"], responses=_errors(404),
@@ -267,7 +295,8 @@ async def config(settings: Settings) -> ServerConfig:
     import typing
 
     limits = {name: float(getattr(settings, name)) for name in
-              ("max_body_bytes", "max_pixels", "max_size", "max_steps", "max_seconds")}
+              ("max_body_bytes", "max_pixels", "max_size", "max_steps", "max_seconds", "max_video_seconds",
+               "max_video_frames")}
     if settings.max_memory is not None:
         limits["max_memory"] = float(settings.max_memory)
     defaults = StyleOptions().model_dump(mode="json", include=set(OPTION_FIELDS))

@@ -85,6 +85,8 @@ class JobInfo(BaseModel):
                                                      "tiled level runs (null between steps or untiled)")
     plan: dict[str, Any] | None = Field(None, description="the run's plan once it has started: budget, "
                                                           "estimated peak bytes and seconds, levels and their tiles")
+    kind: str = Field("image", description="image, or video: then step and total count frames and the result "
+                                           "is an MP4")
     links: dict[str, str] = Field(description="status, events, result (once done)")
 
     @classmethod
@@ -98,7 +100,7 @@ class JobInfo(BaseModel):
                    elapsed=round(status.elapsed, 3), eta=None if status.eta is None else round(status.eta, 3),
                    error=status.error, created=status.created, finished=status.finished,
                    worker=status.worker, tile=list(status.tile) if status.tile else None, plan=status.plan,
-                   links=links)
+                   kind=status.kind, links=links)
 
 
 class ErrorBody(BaseModel):

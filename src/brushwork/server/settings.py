@@ -41,6 +41,9 @@ class ServerSettings(BaseSettings):
                     "request's max_memory may only lower it. Default: 70 percent of the memory free when a "
                     "job starts.")
     max_steps: int = Field(2000, ge=1, description="Most optimizer steps (epochs x steps_per_epoch) per job.")
+    max_video_seconds: float = Field(60.0, gt=0, description="Longest clip a video job may paint, in seconds "
+                                                             "(after trimming).")
+    max_video_frames: int = Field(1500, ge=1, description="Most frames a video job may paint.")
     max_seconds: float = Field(900.0, gt=0, description="Longest a job may run before it is stopped.")
     result_ttl: float = Field(900.0, gt=0, description="Seconds a finished job and its image are kept.")
     result_max_count: int = Field(64, ge=1, description="Most finished jobs kept; the oldest go first.")

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ..callbacks import Callback
 from ..errors import InvalidInputError
 from ..imaging import ImageInput, load_image
 from ..options import StyleOptions, make_options
@@ -87,14 +88,15 @@ class _Painter:
     """Paints one frame; after the first, with the previous result carried onto it."""
 
     def __init__(self, stylizer: "Stylizer", styles: list[Image.Image], opts: StyleOptions,
-                 video: VideoOptions) -> None:
+                 video: VideoOptions, on_step: Callback | None = None) -> None:
         self.stylizer, self.styles, self.opts, self.video = stylizer, styles, opts, video
+        self.on_step = on_step
         self.fast = opts.mode == "fast"
         self.later = opts if self.fast else opts.replace(scales=1, epochs=1, steps_per_epoch=video.frame_steps,
                                                          init="image")
 
     def first(self, frame: np.ndarray) -> np.ndarray:
-        return _array(self.stylizer(Image.fromarray(frame), self.styles, self.opts).image)
+        return _array(self.stylizer(Image.fromarray(frame), self.styles, self.opts, callback=self.on_step).image)
 
     def next(self, frame: np.ndarray, carried: np.ndarray, moved: Motion) -> np.ndarray:
         """`carried`: the previous result moved onto this frame (uint8)."""
@@ -108,7 +110,7 @@ class _Painter:
             weights = torch.from_numpy(moved.weights)[None, None]
             temporal = TemporalTarget(target, weights, self.video.temporal_weight)
         result = self.stylizer(Image.fromarray(frame), self.styles, self.later, init_image=Image.fromarray(carried),
-                               temporal=temporal)
+                               temporal=temporal, callback=self.on_step)
         return _array(result.image)
 
 
@@ -123,10 +125,11 @@ def _uint8(values: np.ndarray) -> np.ndarray:
 def stylize_video(stylizer: "Stylizer", source: str | os.PathLike, style: ImageInput | Sequence[ImageInput],
                   output: str | os.PathLike, options: StyleOptions | None = None, video: VideoOptions | None = None,
                   *, callback: FrameCallback | None = None, limits: VideoLimits = VideoLimits(),
-                  keep_work: bool = False, **overrides: Any) -> VideoResult:
+                  keep_work: bool = False, on_step: Callback | None = None, **overrides: Any) -> VideoResult:
     """Paint the clip `source` (a video file or a folder of frames) in the style of `style` into
     `output` (an .mp4 file, or a folder of PNG frames). Keyword overrides go to `StyleOptions` or
-    `VideoOptions` by name. A run stopped part-way (Ctrl-C, `Cancelled` from the callback, a crash)
+    `VideoOptions` by name; `on_step` gets each frame's optimizer steps (where a run can be cancelled
+    within a frame). A run stopped part-way (Ctrl-C, `Cancelled` from the callback, a crash)
     leaves its frames in `OUTPUT.work/` and no output; the same call again resumes there."""
     style_names = set(StyleOptions.model_fields)
     opts = make_options(options, **{k: v for k, v in overrides.items() if k in style_names})
@@ -139,7 +142,7 @@ def stylize_video(stylizer: "Stylizer", source: str | os.PathLike, style: ImageI
     size = info.frame_size(opts.size)
     styles = [load_image(s, long_side=max(16, round(max(size) * opts.style_scale))).rgb for s in as_list(style)]
     frame_opts = opts.replace(size=None, preview_every=0)
-    painter = _Painter(stylizer, styles, frame_opts, video)
+    painter = _Painter(stylizer, styles, frame_opts, video, on_step)
     key = run_key({"source": str(Path(source).resolve()), "digest": _source_digest(info),
                    "styles": [image_digest(s) for s in styles], "options": frame_opts.model_dump(),
                    "video": video.model_dump(), "size": size, "weights": stylizer.weights.source})

@@ -1,4 +1,5 @@
-// brushwork web page: pick two images, queue a job, follow its progress events, show the result.
+// brushwork web page: pick a photo (or a clip) and a painting, queue a job, follow its progress
+// events, show the result (an image, or a video that plays).
 // Plain JS, no build step. Controls take their bounds and defaults from GET /config.
 "use strict";
 
@@ -88,17 +89,30 @@ function setupDrop(kind) {
   });
 }
 
+function isVideo(file) {
+  return Boolean(file) && (file.type.startsWith("video/") || /\.(mp4|mov|m4v|webm|mkv|avi)$/i.test(file.name));
+}
+
 function pick(kind, file) {
-  if (!file.type.startsWith("image/")) {
-    showError(`${file.name} is not an image.`);
+  const clip = kind === "content" && isVideo(file);
+  if (!file.type.startsWith("image/") && !clip) {
+    showError(`${file.name} is not ${kind === "content" ? "an image or a video" : "an image"}.`);
     return;
   }
   hideError();
   state.files[kind] = file;
   const thumb = $(`${kind}-thumb`);
-  if (thumb.src.startsWith("blob:")) URL.revokeObjectURL(thumb.src);
-  thumb.src = URL.createObjectURL(file);
-  thumb.hidden = false;
+  const video = kind === "content" ? $("content-video") : null;
+  for (const element of [thumb, video]) {
+    if (element && element.src.startsWith("blob:")) URL.revokeObjectURL(element.src);
+  }
+  const shown = clip ? video : thumb;
+  shown.src = URL.createObjectURL(file);
+  thumb.hidden = clip;
+  if (video) {
+    video.hidden = !clip;
+    if (clip) video.play().catch(() => {});
+  }
   $(`${kind}-drop`).classList.add("filled");
   $(`${kind}-name`).textContent = file.name;
 }
@@ -123,8 +137,9 @@ async function start(mode) {
     return;
   }
   const steps = Number($("steps").value);
+  const clip = isVideo(content);
   const body = new FormData();
-  body.append("content_img", content);
+  body.append(clip ? "video" : "content_img", content);
   body.append("style_img", style);
   body.append("size", $("size").value);
   body.append("epochs", "5");
@@ -140,8 +155,9 @@ async function start(mode) {
     if (ratio > 1) body.append("coarse_pass", Math.min(0.5, Math.log10(ratio) / 4).toFixed(2));
   }
   state.mode = mode;
+  state.clip = clip;
   running(true);
-  showProgress({ state: "queued", step: 0, total: mode === "fast" ? 1 : steps, fraction: 0 });
+  showProgress({ state: "queued", step: 0, total: mode === "fast" && !clip ? 1 : steps, fraction: 0 });
   if (window.matchMedia("(max-width: 860px)").matches) $("progress").scrollIntoView({ behavior: "smooth" });
   try {
     const response = await fetch("/jobs", { method: "POST", body, headers: headers() });
@@ -194,6 +210,7 @@ async function handle({ name, data }) {
     $("preview").src = data.preview;
     $("preview").hidden = false;
     $("result").hidden = true;
+    $("result-video").hidden = true;
     $("placeholder").hidden = true;
   }
   if (name === "done") {
@@ -217,17 +234,31 @@ async function showResult(job) {
   const blob = await response.blob();
   if (state.resultUrl) URL.revokeObjectURL(state.resultUrl);
   state.resultUrl = URL.createObjectURL(blob);
-  const image = $("result");
-  image.src = state.resultUrl;
-  await image.decode();
-  image.hidden = false;
+  const video = job.kind === "video";
+  const shown = video ? $("result-video") : $("result");
+  shown.src = state.resultUrl;
+  if (video) {
+    await new Promise((resolve) => {
+      shown.addEventListener("loadedmetadata", resolve, { once: true });
+      shown.addEventListener("error", resolve, { once: true });
+    });
+    shown.play().catch(() => {});
+  } else {
+    await shown.decode();
+  }
+  shown.hidden = false;
+  (video ? $("result") : $("result-video")).hidden = true;
   $("preview").hidden = true;
   $("placeholder").hidden = true;
   const stem = (state.files.content?.name || "image").replace(/\.[^.]+$/, "");
   $("download").href = state.resultUrl;
-  $("download").download = `${stem}-brushwork.png`;
+  $("download").download = `${stem}-brushwork.${video ? "mp4" : "png"}`;
+  $("download").textContent = video ? "Download MP4" : "Download PNG";
   const how = state.mode === "fast" ? "fast preview" : "optimized";
-  $("result-meta").textContent = `${image.naturalWidth} × ${image.naturalHeight} px · ${how} · ${job.elapsed.toFixed(1)} s`;
+  const width = video ? shown.videoWidth : shown.naturalWidth;
+  const height = video ? shown.videoHeight : shown.naturalHeight;
+  const frames = video ? ` · ${job.total} frames` : "";
+  $("result-meta").textContent = `${width} × ${height} px${frames} · ${how} · ${job.elapsed.toFixed(1)} s`;
   $("refine").hidden = state.mode !== "fast";
   $("result-bar").hidden = false;
   $("progress-text").textContent = state.mode === "fast" ? "Done. Refine runs the full optimization." : "Done.";
@@ -261,7 +292,7 @@ function showProgress(job) {
   let text;
   if (job.state === "queued") text = "Waiting for a free worker…";
   else if (job.state === "running") {
-    text = `Step ${job.step} of ${job.total}`;
+    text = `${job.kind === "video" ? "Frame" : "Step"} ${job.step} of ${job.total}`;
     if (job.eta != null && job.step > 0) text += ` · about ${duration(job.eta)} left`;
   } else text = "";
   if (text) $("progress-text").textContent = text;
