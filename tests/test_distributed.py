@@ -109,6 +109,26 @@ def test_jobs_run_on_both_workers_with_progress_previews_and_results(queue: Cele
         queue.status("../etc/passwd")
 
 
+def test_video_jobs_run_on_workers_and_answer_an_mp4(queue: CeleryQueue, workers, tmp_path) -> None:
+    av = pytest.importorskip("av")
+    pytest.importorskip("cv2")
+    from brushwork.video.sample import write_sample_clip
+
+    clip = write_sample_clip(tmp_path / "clip.mp4", width=64, height=48, frames=6, fps=6).read_bytes()
+    style = io.BytesIO()
+    make_style(48).save(style, format="PNG")
+    job = queue.submit(JobRequest(content=clip, styles=(style.getvalue(),), options={"mode": "fast", "size": 48},
+                                  video={}, frames=6))
+    assert job.kind == "video" and job.total == 6
+    events = list(queue.events(job.id, timeout=90))
+    assert events[-1].status.state == JobState.DONE and events[-1].status.kind == "video"
+    assert [e.status.step for e in events if e.status.state == JobState.RUNNING][-1] == 6
+    assert any(e.preview for e in events)
+    (tmp_path / "out.mp4").write_bytes(queue.result(job.id))
+    with av.open(str(tmp_path / "out.mp4")) as out:
+        assert sum(1 for _ in out.decode(video=0)) == 6
+
+
 def test_cancel_stops_a_running_job_and_frees_its_worker(queue: CeleryQueue, workers) -> None:
     long_jobs = [queue.submit(request(LONG)) for _ in range(2)]  # one per worker
     wait_for(lambda: all(queue.status(j.id).step >= 1 for j in long_jobs), 60, "both long jobs to run")

@@ -20,6 +20,8 @@ from typing import Any, Protocol, runtime_checkable
 #: The error line of a job that failed on a bug or device fault rather than on its input (the
 #: details go to the server's or worker's log); the server answers such a failure with a 500.
 INTERNAL_ERROR = "internal error while stylizing (details are in the server log)"
+#: Previews a video job sends to the event stream (one every frames / this frames, and the first).
+VIDEO_PREVIEWS = 25
 
 
 class JobState(str, Enum):

@@ -75,13 +75,14 @@ class CeleryQueue:
         """Store the inputs in Redis and send the task; `QueueFull` when `max_queued` are waiting."""
         if self._closed:
             raise BrokerUnavailable("the job queue is closed")
-        status = JobStatus(id=uuid.uuid4().hex, state=JobState.QUEUED, total=_total_steps(request.options))
+        total = request.frames if request.video is not None else _total_steps(request.options)
+        status = JobStatus(id=uuid.uuid4().hex, state=JobState.QUEUED, total=total, kind=request.kind)
         images = {"content": request.content, **{f"style{i}": s for i, s in enumerate(request.styles)}}
         if request.init_image is not None:
             images["init"] = request.init_image
         settings = {"options": request.options, "styles": len(request.styles), "heartbeat": self.heartbeat,
                     "time_limit": self.time_limit, "max_attempts": self.max_attempts,
-                    "result_ttl": self.result_ttl}
+                    "result_ttl": self.result_ttl, "video": request.video, "frames": request.frames}
         with self._broker():
             waiting = self.store.create(status, images, settings)
             if waiting > self.max_queued:

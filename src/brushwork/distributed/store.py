@@ -60,7 +60,7 @@ def from_fields(job_id: str, fields: dict[bytes, bytes]) -> JobStatus:
                      error=text.get("error") or None, error_kind=text.get("error_kind") or None, created=number("created", default=time.time()),
                      finished=number("finished", default=None), worker=text.get("worker") or None,
                      tile=_tile(json.loads(text["tile"])) if text.get("tile") else None,
-                     plan=json.loads(text["plan"]) if text.get("plan") else None)
+                     plan=json.loads(text["plan"]) if text.get("plan") else None, kind=text.get("kind") or "image")
 
 
 def _tile(value: Any) -> tuple[int, int] | None:

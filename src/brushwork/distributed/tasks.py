@@ -26,7 +26,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from ..callbacks import CancelToken, Progress
 from ..encoding import encode_jpeg_preview, encode_png
 from ..errors import BrushworkError, Cancelled
-from ..jobs import INTERNAL_ERROR, JobState, JobStatus
+from ..jobs import INTERNAL_ERROR, VIDEO_PREVIEWS, JobRequest, JobState, JobStatus
 from .store import LIVE_STATES, JobStore, key
 
 log = logging.getLogger("brushwork.worker")
@@ -121,6 +121,7 @@ class Reporter:
 
     def __init__(self, store: JobStore, status: JobStatus, token: CancelToken, time_limit: float) -> None:
         self.store, self.status, self.token, self.time_limit = store, status, token, time_limit
+        self.started = time.perf_counter()
 
     def __call__(self, progress: Progress) -> None:
         self.token.check()
@@ -188,8 +189,12 @@ def _execute(stylizer: Any, store: JobStore, status: JobStatus, settings: dict[s
     started = time.perf_counter()
     try:
         options = {**settings["options"], "device": "auto"}  # the worker decides where it runs
-        result = stylizer(images[b"content"], styles, stylizer_options(options), callback=reporter,
-                          init_image=images.get(b"init"))
+        if settings.get("video") is not None:
+            data = _run_video(stylizer, images[b"content"], styles, options, settings, reporter)
+        else:
+            result = stylizer(images[b"content"], styles, stylizer_options(options), callback=reporter,
+                              init_image=images.get(b"init"))
+            data = encode_png(result.image)
     except JobTimeLimit as error:
         return _fail(store, reporter.status, str(error), ttl)
     except SoftTimeLimitExceeded:
@@ -203,7 +208,7 @@ def _execute(stylizer: Any, store: JobStore, status: JobStatus, settings: dict[s
         log.exception("job %s failed", status.id)
         return _fail(store, reporter.status, INTERNAL_ERROR, ttl)
     seconds = time.perf_counter() - started
-    store.redis.set(key("result", status.id), encode_png(result.image), ex=ttl)
+    store.redis.set(key("result", status.id), data, ex=ttl)
     done = reporter.status.advanced(state=JobState.DONE, step=reporter.status.total, eta=0.0,
                                     elapsed=round(seconds, 3), finished=time.time())
     if not store.transition(done, LIVE_STATES, ttl=ttl):
@@ -211,6 +216,35 @@ def _execute(stylizer: Any, store: JobStore, status: JobStatus, settings: dict[s
         return "finished, but the job had been cancelled"
     store.record_seconds(seconds)
     return "done"
+
+
+def _run_video(stylizer: Any, clip: bytes, styles: list[bytes], options: dict[str, Any], settings: dict[str, Any],
+               reporter: "Reporter") -> bytes:
+    """A video job: the steps inside each frame check for cancelling and the time limit; each frame
+    is a progress event, with a preview every few frames."""
+    from ..video.jobs import run_video_job
+
+    frames = int(settings.get("frames") or 1)
+    every = max(1, frames // VIDEO_PREVIEWS)
+
+    def on_step(progress: Progress) -> None:
+        reporter.token.check()
+        if time.perf_counter() - reporter.started > reporter.time_limit:
+            raise JobTimeLimit(f"the job ran past its time limit of {reporter.time_limit:g} s")
+
+    def on_frame(progress: Any) -> None:
+        on_step(progress)
+        reporter.status = reporter.status.advanced(step=progress.frame, total=progress.total,
+                                                   elapsed=round(progress.elapsed, 3), eta=round(progress.eta, 3))
+        show = progress.preview is not None and (progress.frame % every == 0 or progress.frame == 1)
+        preview = encode_jpeg_preview(progress.preview) if show else None
+        if not reporter.store.transition(reporter.status, LIVE_STATES, event=preview is None):
+            raise Cancelled("the job was cancelled or finished elsewhere")
+        if preview is not None:
+            reporter.store.add_event(reporter.status, preview)
+
+    request = JobRequest(content=clip, styles=tuple(styles), options=options, video=settings["video"], frames=frames)
+    return run_video_job(stylizer, request, on_frame, on_step)
 
 
 def stylizer_options(options: dict[str, Any]) -> Any:

@@ -20,7 +20,7 @@ from typing import Any
 from ..callbacks import CancelToken, Progress
 from ..encoding import encode_jpeg_preview, encode_png
 from ..errors import BrushworkError, Cancelled, JobNotFound, JobNotReady, QueueFull
-from ..jobs import INTERNAL_ERROR, JobEvent, JobRequest, JobState, JobStatus
+from ..jobs import INTERNAL_ERROR, VIDEO_PREVIEWS, JobEvent, JobRequest, JobState, JobStatus
 from ..options import make_options
 
 log = logging.getLogger("brushwork.server")
@@ -30,8 +30,6 @@ StylizeFn = Callable[..., Any]
 #: What runs a video job: (request, on_frame(FrameProgress), on_step(Progress)) -> MP4 bytes
 #: (`brushwork.video.jobs.run_video_job`); on_step is called within frames, so a cancel is quick.
 VideoFn = Callable[[JobRequest, Callable[[Any], None], Callable[[Any], None]], bytes]
-#: Previews per video job for the event stream (one every total / this frames).
-VIDEO_PREVIEWS = 25
 
 
 @dataclass
