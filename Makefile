@@ -31,7 +31,7 @@ test: setup
 # The ONNX, LiteRT and Core ML export tests with the converters installed (skipped by `make test`);
 # here a missing converter fails instead of skipping.
 test-export: $(EXPORT_VENV)/.installed
-	BRUSHWORK_EXPORT_TESTS=1 $(EXPORT_VENV)/bin/python -m pytest -q tests/test_fast_export.py tests/test_fast_coarse.py
+	BRUSHWORK_EXPORT_TESTS=1 $(EXPORT_VENV)/bin/python -m pytest -q tests/fast/test_export.py tests/fast/test_coarse.py
 
 $(EXPORT_VENV)/.installed: pyproject.toml
 	test -x $(EXPORT_VENV)/bin/python || $(PYTHON) -m venv $(EXPORT_VENV)

@@ -33,13 +33,12 @@ def make_queue(settings: "ServerSettings", stylizer_factory: Callable[[], Any]) 
 
 def _video_runner(stylizer: Any) -> Any:
     """Video jobs on `stylizer`, where the video extra is installed (else None: they are refused)."""
-    try:
-        import av  # noqa: F401
-        import cv2  # noqa: F401
-    except ImportError:
-        return None
     from functools import partial
 
+    from ..video import video_available
+
+    if not video_available():
+        return None
     from ..video.jobs import run_video_job
 
     return partial(run_video_job, stylizer)

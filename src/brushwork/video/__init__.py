@@ -15,6 +15,13 @@ _LAZY = {"ClipInfo": "clip", "VideoLimits": "clip", "probe": "clip", "FrameProgr
          "stylize_video": "run"}
 
 
+def video_available() -> bool:
+    """Whether the video extra (PyAV and OpenCV) is installed, without importing it."""
+    from importlib.util import find_spec
+
+    return find_spec("av") is not None and find_spec("cv2") is not None
+
+
 def __getattr__(name: str) -> Any:
     """The parts that need av and OpenCV load on first use (the CLI lists `video` without them)."""
     if name in _LAZY:
@@ -24,5 +31,5 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["ClipInfo", "FrameProgress", "VideoLimits", "VideoOptions", "VideoResult", "make_video_options", "probe",
+__all__ = ["video_available", "ClipInfo", "FrameProgress", "VideoLimits", "VideoOptions", "VideoResult", "make_video_options", "probe",
            "stylize_video"]

@@ -17,11 +17,10 @@ VIDEO_EXTRA = "video needs the video extra: pip install 'brushwork[video]' (PyAV
 
 
 def _needs_video_extra() -> None:
-    try:
-        import av  # noqa: F401
-        import cv2  # noqa: F401
-    except ImportError:
-        raise BackendUnavailable(VIDEO_EXTRA) from None
+    from . import video_available
+
+    if not video_available():
+        raise BackendUnavailable(VIDEO_EXTRA)
 
 
 def add_video_flags(parser: argparse.ArgumentParser) -> None:

@@ -17,7 +17,7 @@ from brushwork.fast.int8 import (ConvReLU, Int8Decoder, Int8Encoder, calibrate, 
 from brushwork.fast.model import default_decoder_path, read_decoder_file, save_int8_ranges
 from brushwork.fast.network import Encoder, StyleNetwork, TransferNetwork
 
-from .conftest import EXAMPLES, make_content, make_style
+from tests.conftest import EXAMPLES, make_content, make_style
 
 pytestmark = pytest.mark.skipif(not int8_available(), reason="this torch has no quantized CPU kernels")
 needs_vnni = pytest.mark.skipif(not cpu_has_fast_int8(), reason="int8 precision needs a CPU with VNNI")

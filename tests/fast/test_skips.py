@@ -15,8 +15,8 @@ from brushwork.fast.int8 import Int8Decoder, Int8Encoder, calibrate, int8_availa
 from brushwork.fast.model import load_decoder, read_decoder_file
 from brushwork.fast.network import Decoder, Encoder, StyleNetwork, TransferNetwork
 
-from .conftest import make_content, make_style
-from .test_fast import _folders
+from tests.conftest import make_content, make_style
+from tests.fast.conftest import training_folders
 
 
 def _plain_and_skip() -> tuple[Decoder, Decoder]:
@@ -109,7 +109,7 @@ def test_int8_skip_decoder_matches_fp32(stylizer, photo, strokes):
 
 
 def test_training_a_skip_decoder_on_the_optimizers_losses(tmp_path, capsys):
-    content, style = _folders(tmp_path)
+    content, style = training_folders(tmp_path)
     plain = tmp_path / "plain.pt"
     torch.save({"decoder": Decoder().state_dict()}, plain)
     out = tmp_path / "run"
@@ -153,7 +153,7 @@ def test_folding_adain_into_the_convolutions_changes_nothing(stylizer, skips):
 
 
 def test_a_decoder_of_other_widths_trains_exports_and_stylizes(tmp_path, capsys):
-    content, style = _folders(tmp_path)
+    content, style = training_folders(tmp_path)
     out, exported = tmp_path / "narrow", tmp_path / "narrow.pt"
     args = ["train-fast", "--content", str(content), "--style", str(style), "-o", str(out), "--batch-size", "2",
             "--crop", "32", "--style-crops", "1", "--checkpoint-every", "2", "--steps", "2", "--device", "cpu",

@@ -31,7 +31,7 @@ from brushwork.distributed.store import key  # noqa: E402
 from brushwork.errors import BrokerUnavailable, JobNotFound, JobNotReady, QueueFull  # noqa: E402
 from brushwork.jobs import JobRequest, JobState  # noqa: E402
 
-from .conftest import make_content, make_style  # noqa: E402
+from tests.conftest import make_content, make_style  # noqa: E402
 
 QUICK = {"size": 32, "epochs": 2, "steps_per_epoch": 2, "scales": 1, "preview_every": 2}
 LONG = {"size": 32, "epochs": 1, "steps_per_epoch": 400, "scales": 1}   # runs until stopped

@@ -18,7 +18,7 @@ from brushwork.losses import gram_matrix, normalized_weights
 from brushwork.metrics import score
 from brushwork.weights import VGGWeights
 
-from .conftest import EXAMPLES, make_content, make_style
+from tests.conftest import EXAMPLES, make_content, make_style
 
 tf = pytest.importorskip("tensorflow")  # the dev extra installs it; CI runs these
 brushwork_tf = pytest.importorskip("brushwork.tf")

@@ -15,8 +15,8 @@ from brushwork.fast.int8 import Int8Decoder, Int8Encoder, calibrate, int8_availa
 from brushwork.fast.model import read_decoder_file
 from brushwork.fast.network import Decoder, Encoder, StyleNetwork, TransferNetwork, decoder_shape
 
-from .conftest import make_content, make_style
-from .test_fast import _folders
+from tests.conftest import make_content, make_style
+from tests.fast.conftest import training_folders
 
 
 def _tensor(image, size: int) -> torch.Tensor:
@@ -98,7 +98,7 @@ def test_int8_modulated_decoder_matches_fp32(stylizer, photo, strokes):
 
 
 def test_training_a_modulated_decoder_from_a_shipped_one(tmp_path, capsys):
-    content, style = _folders(tmp_path)
+    content, style = training_folders(tmp_path)
     out, exported = tmp_path / "run", tmp_path / "modulated.pt"
     shipped = str(brushwork.fast.model.default_decoder_path())
     args = ["train-fast", "--content", str(content), "--style", str(style), "-o", str(out), "--batch-size", "2",
@@ -169,7 +169,7 @@ def test_style_augment_recolours_the_cached_painting_crops(tmp_path, capsys):
     a, b = augment_painting(crop, random.Random(5)), augment_painting(crop, random.Random(5))
     assert torch.equal(a, b) and a.shape == crop.shape and 0 <= a.min() and a.max() <= 1
     assert not torch.allclose(a, crop, atol=1e-2)
-    content, style = _folders(tmp_path)
+    content, style = training_folders(tmp_path)
     code = main(["train-fast", "--content", str(content), "--style", str(style), "-o", str(tmp_path / "run"),
                  "--steps", "2", "--batch-size", "2", "--crop", "32", "--style-crops", "3", "--style-augment",
                  "--skips", "--modulate", "--objective", "gatys", "--gram-weight", "10", "--identity-weight", "0",

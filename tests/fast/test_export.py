@@ -13,21 +13,14 @@ from brushwork.fast.model import load_decoder
 from brushwork.fast.network import vector_size
 from brushwork.imaging import to_tensor
 
-from .conftest import EXAMPLES, export_module
+from tests.conftest import EXAMPLES, export_module
+from tests.fast.conftest import run_litert
 
 
 def _image(name: str, size: tuple[int, int]) -> torch.Tensor:
     return to_tensor(Image.open(EXAMPLES / name).convert("RGB").resize(size))
 
 
-def run_litert(interpreter_module, path, *inputs: np.ndarray) -> np.ndarray:
-    """A .tflite model's first output for `inputs` (in the model's input order), with ai-edge-litert."""
-    interpreter = interpreter_module.Interpreter(model_path=str(path))
-    interpreter.allocate_tensors()
-    for detail, value in zip(sorted(interpreter.get_input_details(), key=lambda d: d["index"]), inputs):
-        interpreter.set_tensor(detail["index"], value)
-    interpreter.invoke()
-    return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from PIL import Image
 
 import brushwork
 
-from .conftest import EXAMPLES
+from tests.conftest import EXAMPLES
 
 pytest.importorskip("onnx")
 playwright_api = pytest.importorskip("playwright.sync_api")

@@ -17,7 +17,8 @@ from brushwork.fast import network
 from brushwork.fast.model import default_decoder_path, load_decoder
 from brushwork.metrics import score
 
-from .conftest import EXAMPLES, make_content, make_style
+from tests.conftest import EXAMPLES, make_content, make_style
+from tests.fast.conftest import training_folders
 
 
 def test_adain_gives_content_features_the_style_statistics():
@@ -178,18 +179,10 @@ def test_cli_fast_flag(image_files, capsys):
 
 
 # -- training ----------------------------------------------------------------------------------------
-def _folders(tmp_path: Path) -> tuple[Path, Path]:
-    content, style = tmp_path / "photos", tmp_path / "paintings"
-    content.mkdir(), style.mkdir()
-    for i in range(3):
-        make_content(80 + 8 * i).save(content / f"p{i}.png")
-    make_style(96, seed=1).save(style / "a.png")
-    Image.open(EXAMPLES / "strokes.png").convert("RGB").resize((96, 96)).save(style / "b.jpg")
-    return content, style
 
 
 def test_tiny_training_run_logs_checkpoints_resumes_and_exports(tmp_path, capsys):
-    content, style = _folders(tmp_path)
+    content, style = training_folders(tmp_path)
     out = tmp_path / "run"
     args = ["train-fast", "--content", str(content), "--style", str(style), "-o", str(out), "--batch-size", "2",
             "--crop", "32", "--style-crops", "1", "--log-every", "1", "--checkpoint-every", "2",
@@ -215,7 +208,7 @@ def test_tiny_training_run_logs_checkpoints_resumes_and_exports(tmp_path, capsys
 def test_training_loss_falls_on_a_tiny_problem(tmp_path):
     from brushwork.fast.train import TrainConfig, train
 
-    content, style = _folders(tmp_path)
+    content, style = training_folders(tmp_path)
     config = TrainConfig(str(content), str(style), str(tmp_path / "run"), steps=30, batch_size=2, crop=32,
                          style_crops=1, learning_rate=2e-3, log_every=1, checkpoint_every=30,
                          device="cpu", precision="fp32")
@@ -237,7 +230,7 @@ def test_gram_loss_is_the_relative_squared_gram_error():
 
 
 def test_training_with_the_gram_loss_logs_and_plots_it(tmp_path, capsys):
-    content, style = _folders(tmp_path)
+    content, style = training_folders(tmp_path)
     out = tmp_path / "run"
     assert main(["train-fast", "--content", str(content), "--style", str(style), "-o", str(out), "--batch-size", "2",
                  "--crop", "32", "--style-crops", "1", "--log-every", "1", "--checkpoint-every", "3", "--steps", "3",
@@ -255,7 +248,7 @@ def _trained_change(tmp_path, name: str, clip: float | None) -> tuple[float, lis
     from brushwork.fast.train import TrainConfig, train
 
     (tmp_path / name).mkdir()
-    content, style = _folders(tmp_path / name)
+    content, style = training_folders(tmp_path / name)
     config = TrainConfig(str(content), str(style), str(tmp_path / name / "run"), steps=2, batch_size=2, crop=32,
                          style_crops=1, learning_rate=1e-3, log_every=1, checkpoint_every=2,
                          init=str(default_decoder_path()), skips=True, modulated=True, clip_grad_norm=clip, device="cpu",
@@ -286,7 +279,7 @@ def test_resumed_log_keeps_its_columns(tmp_path):
 
 
 def test_train_fast_rejects_a_zero_clip(tmp_path, capsys):
-    content, style = _folders(tmp_path)
+    content, style = training_folders(tmp_path)
     assert main(["train-fast", "--content", str(content), "--style", str(style), "-o", str(tmp_path / "o"),
                  "--clip-grad-norm", "0"]) == 2
     assert "--clip-grad-norm must be positive" in capsys.readouterr().err
@@ -296,7 +289,7 @@ def test_train_fast_rejects_a_zero_clip(tmp_path, capsys):
 def test_a_run_stopped_by_the_clock_checkpoints_its_last_step(tmp_path):
     from brushwork.fast.train import LAST, TrainConfig, train
 
-    content, style = _folders(tmp_path)
+    content, style = training_folders(tmp_path)
     config = TrainConfig(str(content), str(style), str(tmp_path / "run"), steps=10_000, batch_size=2, crop=32,
                          style_crops=1, log_every=1, checkpoint_every=1000, max_minutes=0.02,
                          device="cpu", precision="fp32")
@@ -311,7 +304,7 @@ def test_weight_average_is_what_a_run_writes_and_resumes_exactly(tmp_path):
     unchanged, and a resumed run carries the average on as if it had never stopped."""
     from brushwork.fast.train import LAST, TrainConfig, export_decoder, train
 
-    content, style = _folders(tmp_path)
+    content, style = training_folders(tmp_path)
     base = TrainConfig(str(content), str(style), "", steps=1, batch_size=2, crop=32, style_crops=1,
                        learning_rate=1e-3, log_every=1, checkpoint_every=1, device="cpu", precision="fp32")
     start = export_decoder(train(replace(base, output_dir=str(tmp_path / "start"))), tmp_path / "start.pt")
@@ -339,7 +332,7 @@ def test_weight_average_is_what_a_run_writes_and_resumes_exactly(tmp_path):
 
 @pytest.mark.parametrize("decay", ["1", "-0.1", "nan"])
 def test_train_fast_rejects_a_decay_outside_0_to_1(tmp_path, capsys, decay):
-    content, style = _folders(tmp_path)
+    content, style = training_folders(tmp_path)
     assert main(["train-fast", "--content", str(content), "--style", str(style), "-o", str(tmp_path / "run"),
                  "--ema", decay]) == 2
     assert "--ema is a decay per step" in capsys.readouterr().err and not (tmp_path / "run").exists()
@@ -365,7 +358,7 @@ def test_fast_mode_keeps_tiny_and_odd_sizes(stylizer, strokes, size):
 
 
 def test_tuning_for_one_painting_file_starts_from_the_shipped_decoder(tmp_path, capsys):
-    content, style = _folders(tmp_path)
+    content, style = training_folders(tmp_path)
     out, tuned = tmp_path / "tuned", tmp_path / "tuned.pt"
     assert main(["train-fast", "--content", str(content), "--style", str(style / "b.jpg"), "-o", str(out),
                  "--init", str(default_decoder_path()), "--skips", "--modulate", "--objective", "gatys",
@@ -389,7 +382,7 @@ def test_whole_painting_targets_are_the_paintings_as_score_reads_them(tmp_path):
     from brushwork.losses import gram_matrix
     from brushwork.weights import load_vgg19_weights
 
-    _, style = _folders(tmp_path)
+    _, style = training_folders(tmp_path)
     weights = load_vgg19_weights()
     painting = style / "a.png"                                     # 96 x 96
     found, seen = whole_painting_features(painting, 64, Encoder(weights), VGG19Features(weights, "relu5_1"),
@@ -400,7 +393,7 @@ def test_whole_painting_targets_are_the_paintings_as_score_reads_them(tmp_path):
 
 
 def test_style_whole_and_style_augment_are_refused_together(tmp_path, capsys):
-    content, style = _folders(tmp_path)
+    content, style = training_folders(tmp_path)
     assert main(["train-fast", "--content", str(content), "--style", str(style), "-o", str(tmp_path / "o"),
                  "--style-whole", "64", "--style-augment"]) == 2
     assert "--whole-share below 1" in capsys.readouterr().err
@@ -409,7 +402,7 @@ def test_style_whole_and_style_augment_are_refused_together(tmp_path, capsys):
 @pytest.mark.parametrize(("flags", "message"), [(["--style-whole", "64", "--whole-share", "1.5"], "between 0 and 1"),
                                                 (["--whole-share", "0.5"], "give --style-whole PX too")])
 def test_whole_share_needs_style_whole_and_a_fraction(tmp_path, capsys, flags, message):
-    content, style = _folders(tmp_path)
+    content, style = training_folders(tmp_path)
     assert main(["train-fast", "--content", str(content), "--style", str(style), "-o", str(tmp_path / "o"),
                  *flags]) == 2
     assert message in capsys.readouterr().err
@@ -424,7 +417,7 @@ def test_whole_share_mixes_whole_painting_targets_with_crops(tmp_path):
     from brushwork.fast.training.data import prepare_data
     from brushwork.weights import load_vgg19_weights
 
-    content, style = _folders(tmp_path)
+    content, style = training_folders(tmp_path)
     config = TrainConfig(str(content), str(style), str(tmp_path / "o"), crop=32, style_crops=3, batch_size=2,
                          style_whole=64, whole_share=0.5, gram_weight=10)
     encoder, paintings = Encoder(load_vgg19_weights(), "relu5_1"), len(list(style.iterdir()))
@@ -445,7 +438,7 @@ def test_whole_share_mixes_whole_painting_targets_with_crops(tmp_path):
 def test_training_image_lists_take_one_file_but_not_a_non_image(tmp_path, capsys):
     from brushwork.fast.train import list_images
 
-    _, style = _folders(tmp_path)
+    _, style = training_folders(tmp_path)
     assert list_images(style / "a.png") == [style / "a.png"]
     (tmp_path / "notes.txt").write_text("not a painting")
     assert main(["train-fast", "--content", str(style), "--style", str(tmp_path / "notes.txt"),

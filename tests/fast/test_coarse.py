@@ -17,9 +17,8 @@ from brushwork.fast.model import read_decoder_file
 from brushwork.fast.network import Decoder, Encoder, StyleNetwork, TransferNetwork, decoder_shape
 from brushwork.fast.train import _start_from
 
-from .conftest import export_module, make_content, make_style
-from .test_fast import _folders
-from .test_fast_export import run_litert
+from tests.conftest import export_module, make_content, make_style
+from tests.fast.conftest import run_litert, training_folders
 
 
 def _tensor(image, width: int, height: int) -> torch.Tensor:
@@ -95,7 +94,7 @@ def test_int8_coarse_decoder_matches_fp32(stylizer, photo, strokes):
 
 
 def test_training_a_coarse_decoder_from_the_shipped_one(tmp_path, capsys):
-    content, style = _folders(tmp_path)
+    content, style = training_folders(tmp_path)
     out, exported = tmp_path / "run", tmp_path / "coarse.pt"
     shipped = str(brushwork.fast.model.default_decoder_path())
     args = ["train-fast", "--content", str(content), "--style", str(style), "-o", str(out), "--batch-size", "2",

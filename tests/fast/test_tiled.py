@@ -10,7 +10,7 @@ from brushwork.fast.model import FastStylizer
 from brushwork.fast.tiled import fast_plan, style_vector_tiled, transfer_halo
 from brushwork.imaging import to_tensor
 
-from .conftest import make_content, make_style
+from tests.conftest import make_content, make_style
 
 
 @pytest.fixture(scope="module")
