@@ -34,7 +34,8 @@ from brushwork.jobs import JobRequest, JobState  # noqa: E402
 from tests.conftest import make_content, make_style  # noqa: E402
 
 QUICK = {"size": 32, "epochs": 2, "steps_per_epoch": 2, "scales": 1, "preview_every": 2}
-LONG = {"size": 32, "epochs": 1, "steps_per_epoch": 400, "scales": 1}   # runs until stopped
+#: Runs until stopped: minutes even on a fast machine, so a limit of a few seconds always cuts it short.
+LONG = {"size": 32, "epochs": 1, "steps_per_epoch": 20000, "scales": 1}
 HEARTBEAT = 2.0
 WORKER_FLAGS = ("--concurrency", "1", "--device", "cpu", "--threads", "1")  # visibility timeout: 1 h
 
@@ -150,8 +151,10 @@ def test_a_job_past_its_time_limit_fails_with_a_clear_error(redis_server, worker
     try:
         job = hurried.submit(request(LONG))
         final = hurried.wait(job.id, timeout=40)
+        # the mechanism, whatever the machine's speed: stopped by the limit, before the end (on a busy
+        # machine the first step may itself take the whole 2 s, so no lower bound on the steps done)
         assert final.state == JobState.FAILED and final.error == "the job ran past its time limit of 2 s"
-        assert 0 < final.step < LONG["steps_per_epoch"]
+        assert final.step < LONG["steps_per_epoch"]
     finally:
         hurried.close()
 
