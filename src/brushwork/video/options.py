@@ -26,7 +26,7 @@ class VideoOptions(BaseModel):
         description="Optimizer: weight of the temporal term (Ruder et al. 2016), the pull towards the previous "
                     "result carried along the optical flow; 0 turns it off.")
     frame_steps: int = Field(
-        40, ge=1, le=10000,
+        20, ge=1, le=10000,
         description="Optimizer: steps for each frame after the first, which starts from the previous result "
                     "carried along the flow (the first frame gets the full schedule).")
     blend: float = Field(
