@@ -10,7 +10,7 @@ nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
 pytest.importorskip("tensorflow")
 
-NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "TensorFlowModel.ipynb"
+NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "TensorFlowModel.ipynb"
 
 
 def test_outputs_are_stripped():
