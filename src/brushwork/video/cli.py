@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import types
 import typing
 from pathlib import Path
 from typing import Any, Literal
@@ -25,13 +24,12 @@ def _needs_video_extra() -> None:
 
 def add_video_flags(parser: argparse.ArgumentParser) -> None:
     """One flag per VideoOptions field (same name with dashes, type, choices, default, help)."""
+    from ..cli import _unwrap
     from .options import VideoOptions
 
     group = parser.add_argument_group("video options (defaults in brackets)")
     for name, field in VideoOptions.model_fields.items():
-        kind = field.annotation
-        if typing.get_origin(kind) in (typing.Union, types.UnionType):       # X | None
-            kind = next(a for a in typing.get_args(kind) if a is not type(None))
+        kind, _ = _unwrap(field.annotation)                                   # X | None -> X
         kwargs: dict[str, Any] = {"dest": name, "default": argparse.SUPPRESS,
                                   "help": f"{field.description} [{field.default if field.default is not None else 'none'}]"}
         if typing.get_origin(kind) is Literal:
